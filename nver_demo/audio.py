@@ -6,8 +6,9 @@ Every waveform that reaches a backbone passes through :func:`prepare`, so dtype 
 
 from __future__ import annotations
 
-import io
 import logging
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,10 @@ log = logging.getLogger(__name__)
 
 #: Clips shorter than this (seconds) carry too little sound to classify.
 MIN_DURATION_S = 0.05
-#: RMS below this (full scale = 1.0, about -60 dBFS) counts as silence.
+#: RMS below this (full scale = 1.0: -60 dBFS) counts as silence: nothing to analyse.
 SILENCE_RMS = 1e-3
+#: RMS below this (-50 dBFS) is near-silent: analysed with a warning, left out of training.
+QUIET_RMS = 10 ** (-50 / 20)
 
 
 class AudioError(ValueError):
@@ -36,6 +39,15 @@ class ClipStats:
     @property
     def is_silent(self) -> bool:
         return self.rms < SILENCE_RMS
+
+    @property
+    def is_quiet(self) -> bool:
+        """Near-silent (below -50 dBFS): usable, but the result is less reliable."""
+        return self.rms < QUIET_RMS
+
+    @property
+    def level_dbfs(self) -> float:
+        return float(20 * np.log10(max(self.rms, 1e-12)))
 
 
 def to_float(wave: np.ndarray) -> np.ndarray:
@@ -127,37 +139,51 @@ def validate(wave: np.ndarray, sr: int) -> tuple[np.ndarray, ClipStats]:
         )
     if st.is_silent:
         raise AudioError(
-            f"The clip is (nearly) silent (level {20 * np.log10(max(st.rms, 1e-12)):.0f} dBFS). "
+            f"The clip is silent (level {st.level_dbfs:.0f} dBFS). "
             "Check the microphone or pick a louder recording."
         )
     return x, st
 
 
-def load(path: str | Path | io.BytesIO) -> tuple[np.ndarray, int]:
+def load(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode an audio file to (float32 samples [n] or [n, ch], sample rate).
 
-    soundfile handles wav/flac/ogg/opus/mp3 without ffmpeg; librosa's audioread fallback
-    (which uses ffmpeg when installed) covers webm/m4a/aac. Raises :class:`AudioError`
-    naming the format when nothing can decode the file.
+    soundfile handles wav/flac/ogg/opus/mp3 without ffmpeg; other containers (webm, m4a/aac,
+    ...) are decoded by ffmpeg when it is installed. Raises :class:`AudioError` naming the
+    format when nothing can decode the file.
     """
     import soundfile as sf
 
+    path = Path(path)
     try:
         data, sr = sf.read(path, dtype="float32", always_2d=False)
         return data, int(sr)
-    except Exception as sf_error:  # soundfile raises several types (LibsndfileError, RuntimeError)
-        first = sf_error
-    if isinstance(path, (str, Path)):
-        try:
-            import librosa
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
+        first = e
+    ext = path.suffix.lower().lstrip(".") or "unknown"
+    if shutil.which("ffmpeg") is None:
+        raise AudioError(
+            f"Could not decode this '{ext}' file: it is not wav, flac, ogg/opus or mp3, "
+            "and ffmpeg (needed for webm, m4a and other formats) is not installed."
+        ) from first
+    try:
+        return _ffmpeg_decode(path), FFMPEG_RATE
+    except AudioError as e:
+        raise AudioError(f"Could not decode this '{ext}' file as audio: {e}") from first
 
-            data, sr = librosa.load(str(path), sr=None, mono=False)
-            data = data.T if data.ndim == 2 else data
-            return data.astype(np.float32, copy=False), int(sr)
-        except Exception as e:  # audioread raises its own NoBackendError and OSErrors
-            log.debug("librosa fallback failed for %s: %s", path, e)
-    name = Path(str(path)).suffix.lower().lstrip(".") if isinstance(path, (str, Path)) else "?"
-    raise AudioError(
-        f"Could not decode this file as audio (format: '{name or 'unknown'}'). "
-        "Supported: wav, flac, ogg/opus, mp3, and webm/m4a when ffmpeg is installed."
-    ) from first
+
+#: Rate ffmpeg decodes to; every backbone resamples from here (>= 2x any model's rate).
+FFMPEG_RATE = 48000
+
+
+def _ffmpeg_decode(path: Path, timeout_s: float = 60.0) -> np.ndarray:
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1",
+           "-ar", str(FFMPEG_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise AudioError(f"decoding took longer than {timeout_s:.0f} s") from e
+    if proc.returncode != 0 or not proc.stdout:
+        msg = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioError(msg[-1] if msg else "no audio stream found")
+    return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)

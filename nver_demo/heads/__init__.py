@@ -1,0 +1,87 @@
+"""Head registry: classifiers that sit on frozen backbone embeddings.
+
+>>> from nver_demo import heads
+>>> heads.available()
+['fcn', 'cnn', 'concat', 'reno']
+>>> head = heads.build("reno", dims=(256, 88), n_classes=30)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Head, HeadOutput, count_parameters
+from .fusion import ConcatHead, RENOHead
+from .renyi import renyi_divergence
+from .single import CNNHead, FCNHead
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    name: str
+    cls: type[Head]
+    n_inputs: int
+    description: str
+
+
+_REGISTRY: dict[str, HeadSpec] = {}
+
+
+def register(name: str, cls: type[Head], description: str) -> None:
+    if name in _REGISTRY:
+        raise ValueError(f"Head {name!r} is registered twice")
+    _REGISTRY[name] = HeadSpec(name, cls, cls.n_inputs, description)
+
+
+register("fcn", FCNHead, "Dense 512 -> 128 -> classes on one embedding (seed paper's FCN).")
+register(
+    "cnn", CNNHead, "1-D conv block (32, 64 filters) over one embedding, then the FCN (seed paper's CNN)."
+)
+register(
+    "concat", ConcatHead, "Two backbones: conv block each, concatenated, FCN. RENO without its two additions."
+)
+register(
+    "reno",
+    RENOHead,
+    "Two backbones: conv block + self-attention each, Rényi-divergence alignment, "
+    "self-attention over both, FCN (seed paper's method).",
+)
+
+
+def available(n_inputs: int | None = None) -> list[str]:
+    """Head names; ``n_inputs=1`` for single-backbone heads, ``2`` for fusion heads."""
+    return [n for n, s in _REGISTRY.items() if n_inputs is None or s.n_inputs == n_inputs]
+
+
+def spec(name: str) -> HeadSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"Unknown head {name!r}. Available: {', '.join(available())}") from None
+
+
+def build(name: str, dims: tuple[int, ...], n_classes: int, **config) -> Head:
+    """Build head ``name`` for embeddings of sizes ``dims`` and ``n_classes`` outputs.
+
+    ``config`` overrides the head's keyword defaults (e.g. ``alpha=0.7`` for RENO).
+    """
+    s = spec(name)
+    dims = tuple(dims)
+    if len(dims) != s.n_inputs:
+        raise ValueError(
+            f"Head {name!r} takes {s.n_inputs} backbone embedding(s), got {len(dims)} dims {dims}"
+        )
+    return s.cls(dims, n_classes, **config)
+
+
+__all__ = [
+    "Head",
+    "HeadOutput",
+    "HeadSpec",
+    "available",
+    "build",
+    "count_parameters",
+    "register",
+    "renyi_divergence",
+    "spec",
+]

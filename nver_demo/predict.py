@@ -1,0 +1,139 @@
+"""Inference: embed a clip with each backbone a checkpoint needs, then run its head.
+
+Three levels, as in SpeechBrain's interfaces: :func:`embed_clip` (backbones only, each run
+once however many heads share it), :meth:`Predictor.predict_embeddings` (head only) and
+:meth:`Predictor.predict` (a whole clip).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import audio, backbones, checkpoint
+from .backbones import Backbone
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _cached_backbone(name: str, random_init: bool, device: str | None) -> Backbone:
+    return backbones.load(name, random_init=random_init, device=device)
+
+
+def get_backbone(name: str, *, random_init: bool = False, device: str | None = None) -> Backbone:
+    """Process-wide cache: each backbone is built once and shared by every predictor."""
+    with _lock:  # building the same model twice from two request threads wastes seconds
+        return _cached_backbone(name, random_init, device)
+
+
+@dataclass
+class Prediction:
+    """Result for one clip. ``probs`` is sorted, most likely first, and sums to 1."""
+
+    label: str
+    probs: dict[str, float]
+    embeddings: dict[str, np.ndarray]  # backbone name -> (dim,)
+    views: dict[str, np.ndarray]  # head views (e.g. "fused") -> (d,)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        return list(self.probs.items())[:k]
+
+
+def embed_clip(
+    names: list[str], wave: np.ndarray, sr: int, *, random_init: bool = False, device: str | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Embed one clip with each named backbone once. Returns (embeddings, seconds per backbone)."""
+    embs, timings = {}, {}
+    for name in dict.fromkeys(names):
+        t0 = time.perf_counter()
+        bb = get_backbone(name, random_init=random_init, device=device)
+        t1 = time.perf_counter()
+        embs[name] = bb.embed(wave, sr)
+        timings[f"load {name}"] = t1 - t0
+        timings[f"embed {name}"] = time.perf_counter() - t1
+    return embs, timings
+
+
+class Predictor:
+    """A checkpoint ready for inference.
+
+    >>> p = Predictor.load("reno-ge2e+compare")   # doctest: +SKIP
+    >>> p.predict(wave, sr).top(3)                 # doctest: +SKIP
+    """
+
+    def __init__(
+        self, ckpt: checkpoint.Checkpoint, device: str | None = None, random_init: bool = False
+    ) -> None:
+        self.checkpoint = ckpt
+        self.device = device
+        self.random_init = random_init  # random-init backbones: tests and benchmarks only
+
+    @classmethod
+    def load(
+        cls, name_or_path: str | Path, device: str | None = None, random_init: bool = False
+    ) -> Predictor:
+        return cls(checkpoint.load(checkpoint.resolve(name_or_path)), device, random_init)
+
+    @property
+    def name(self) -> str:
+        return self.checkpoint.name
+
+    @property
+    def labels(self) -> list[str]:
+        return self.checkpoint.labels
+
+    @property
+    def backbones(self) -> list[str]:
+        return self.checkpoint.backbones
+
+    @property
+    def meta(self) -> dict:
+        return self.checkpoint.meta
+
+    def predict_embeddings(self, embeddings: dict[str, np.ndarray]) -> Prediction:
+        """Run the head on precomputed backbone embeddings (keys: backbone names)."""
+        missing = [b for b in self.backbones if b not in embeddings]
+        if missing:
+            raise ValueError(f"{self.name} needs embeddings from {missing}")
+        t0 = time.perf_counter()
+        xs = [torch.from_numpy(np.asarray(embeddings[b], dtype=np.float32)[None]) for b in self.backbones]
+        with torch.inference_mode():
+            out = self.checkpoint.head(*xs)
+            p = torch.softmax(out.logits.float(), dim=-1)[0].numpy().astype(np.float64)
+        p = p / p.sum()
+        order = np.argsort(-p)
+        probs = {self.labels[i]: float(p[i]) for i in order}
+        views = {k: v[0].numpy() for k, v in out.views.items()}
+        return Prediction(
+            label=self.labels[order[0]],
+            probs=probs,
+            embeddings={b: np.asarray(embeddings[b]) for b in self.backbones},
+            views=views,
+            timings={"head": time.perf_counter() - t0},
+        )
+
+    def predict(self, wave: np.ndarray, sr: int) -> Prediction:
+        """Classify one clip (any dtype, mono or multi-channel, any sample rate).
+
+        Raises :class:`nver_demo.audio.AudioError` for empty, non-finite, too short or silent clips.
+        """
+        mono, _ = audio.validate(wave, sr)
+        embs, timings = embed_clip(self.backbones, mono, sr, random_init=self.random_init, device=self.device)
+        pred = self.predict_embeddings(embs)
+        pred.timings = {**timings, **pred.timings}
+        return pred
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        wave, sr = audio.load(path)
+        return self.predict(wave, sr)

@@ -1,0 +1,192 @@
+"""Training and cross-validation of heads on cached embeddings (method.md, "Training").
+
+Adam (lr 1e-3), batch 32, up to 20 epochs, dropout, early stopping on a validation split
+taken from the *training* speakers (never the test fold), 5-fold cross-validation grouped by
+speaker when speakers are known.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
+
+from . import heads, metrics
+from .heads import Head
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5  # epochs without validation macro-F1 improvement before stopping
+    val_fraction: float = 0.15  # share of training speakers held out for early stopping
+    seed: int = 0
+    head_config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    head: Head
+    best_epoch: int
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def speaker_folds(
+    y: np.ndarray, groups: np.ndarray | None, n_splits: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds as (train_idx, test_idx); speaker-disjoint and label-stratified when ``groups``."""
+    idx = np.zeros(len(y))
+    if groups is None:
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+        return list(splitter.split(idx, y))
+    splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+    return list(splitter.split(idx, y, groups))
+
+
+def validation_split(
+    y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split training indices into (fit, val), by speaker when speakers are known."""
+    idx = np.arange(len(y))
+    if groups is not None and len(np.unique(groups)) >= 4:
+        splitter = GroupShuffleSplit(1, test_size=fraction, random_state=seed)
+        return next(splitter.split(idx, y, groups))
+    try:
+        return next(StratifiedShuffleSplit(1, test_size=fraction, random_state=seed).split(idx, y))
+    except ValueError:  # a class with a single example: fall back to a plain split
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(idx)
+        n_val = max(1, round(fraction * len(idx)))
+        return perm[n_val:], perm[:n_val]
+
+
+def _tensors(xs: list[np.ndarray], index: np.ndarray) -> list[torch.Tensor]:
+    return [torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)) for x in xs]
+
+
+def predict_proba(head: Head, xs: list[np.ndarray], batch_size: int = 512) -> np.ndarray:
+    """Class probabilities ``(n, C)`` for embedding matrices ``xs``."""
+    head.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(xs[0]), batch_size):
+            chunk = [
+                torch.from_numpy(np.asarray(x[start : start + batch_size], dtype=np.float32)) for x in xs
+            ]
+            out.append(torch.softmax(head(*chunk).logits, dim=-1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, head.n_classes), dtype=np.float32)
+
+
+def fit(
+    head_name: str,
+    xs: list[np.ndarray],
+    y: np.ndarray,
+    n_classes: int,
+    groups: np.ndarray | None = None,
+    config: TrainConfig = TrainConfig(),
+    val_index: tuple[np.ndarray, np.ndarray] | None = None,
+) -> FitResult:
+    """Train a fresh head on ``xs`` (one ``(n, d_i)`` matrix per backbone) and labels ``y``.
+
+    Early stopping keeps the weights of the epoch with the best validation macro-F1.
+    """
+    t0 = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    fit_idx, val_idx = val_index or validation_split(y, groups, config.val_fraction, config.seed)
+    head = heads.build(head_name, tuple(x.shape[1] for x in xs), n_classes, **config.head_config)
+    head.fit_normalization(_tensors(xs, fit_idx))
+    opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    x_fit, y_fit = _tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long()
+    best = (-1.0, 0, copy.deepcopy(head.state_dict()))
+    history, stale = [], 0
+    for epoch in range(1, config.epochs + 1):
+        head.train()
+        perm = torch.from_numpy(rng.permutation(len(fit_idx)))
+        total = 0.0
+        for start in range(0, len(perm), config.batch_size):
+            b = perm[start : start + config.batch_size]
+            if len(b) < 2:  # BatchNorm needs two samples
+                continue
+            out = head(*[x[b] for x in x_fit])
+            loss = head.loss(out, y_fit[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(b)
+        val_pred = predict_proba(head, [x[val_idx] for x in xs]).argmax(1)
+        val = metrics.scores(y[val_idx], val_pred, n_classes)
+        history.append(
+            {"epoch": epoch, "train_loss": total / len(fit_idx), **{f"val_{k}": v for k, v in val.items()}}
+        )
+        if val["macro_f1"] > best[0]:
+            best, stale = (val["macro_f1"], epoch, copy.deepcopy(head.state_dict())), 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    head.load_state_dict(best[2])
+    head.eval()
+    return FitResult(head, best[1], history, time.perf_counter() - t0)
+
+
+@dataclass
+class CVResult:
+    folds: list[dict[str, float]]
+    summary: dict[str, float]
+    confusion: list[list[int]]
+    oof_proba: np.ndarray  # (n, C) out-of-fold probabilities
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {"folds": self.folds, **self.summary, "confusion": self.confusion, "seconds": self.seconds}
+
+
+def cross_validate(
+    head_name: str,
+    xs: list[np.ndarray],
+    y: np.ndarray,
+    n_classes: int,
+    groups: np.ndarray | None = None,
+    config: TrainConfig = TrainConfig(),
+    n_splits: int = 5,
+) -> CVResult:
+    """k-fold CV: train on k-1 folds (minus a validation split), score on the held-out fold."""
+    t0 = time.perf_counter()
+    oof = np.zeros((len(y), n_classes), dtype=np.float32)
+    folds = []
+    for k, (train_idx, test_idx) in enumerate(speaker_folds(y, groups, n_splits, config.seed)):
+        g = groups[train_idx] if groups is not None else None
+        res = fit(head_name, [x[train_idx] for x in xs], y[train_idx], n_classes, g, config)
+        oof[test_idx] = predict_proba(res.head, [x[test_idx] for x in xs])
+        s = metrics.scores(y[test_idx], oof[test_idx].argmax(1), n_classes)
+        folds.append({**s, "best_epoch": res.best_epoch, "n_test": len(test_idx)})
+        log.info(
+            "fold %d: acc %.2f  macro-F1 %.2f  (epoch %d)",
+            k + 1,
+            s["accuracy"],
+            s["macro_f1"],
+            res.best_epoch,
+        )
+    summary = metrics.summarize([{k: f[k] for k in ("accuracy", "macro_f1")} for f in folds])
+    conf = metrics.confusion(y, oof.argmax(1), n_classes)
+    return CVResult(folds, summary, conf, oof, time.perf_counter() - t0)

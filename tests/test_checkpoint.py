@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nver_demo import checkpoint, heads
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    head = heads.build("reno", (20, 12), 4, alpha=0.7, lam=0.2)
+    head.fit_normalization([torch.randn(30, 20) * 5, torch.randn(30, 12) + 3])
+    head.eval()
+    refs = checkpoint.References(
+        np.array([0, 1, 3]), {"fused": np.random.rand(3, 128).astype(np.float32)}, ["a", "b", "c"]
+    )
+    checkpoint.save(tmp_path / "ck", head, "reno", ["x", "y"], list("abcd"), {"metrics": {"note": 1}}, refs)
+    ck = checkpoint.load(tmp_path / "ck")
+    assert ck.head.config()["alpha"] == 0.7 and ck.labels == list("abcd") and ck.backbones == ["x", "y"]
+    xs = [torch.randn(5, 20), torch.randn(5, 12)]
+    with torch.no_grad():
+        assert torch.equal(head(*xs).logits, ck.head(*xs).logits)
+    assert ck.references.clips == ["a", "b", "c"]
+    np.testing.assert_allclose(ck.references.views["fused"], refs.views["fused"], atol=1e-3)  # stored as fp16
+
+
+def test_checkpoint_is_self_describing_and_pickle_free(tiny_checkpoint):
+    files = sorted(p.name for p in tiny_checkpoint.iterdir())
+    assert files == ["config.json", "model.safetensors", "references.safetensors"]
+    meta = json.loads((tiny_checkpoint / "config.json").read_text())
+    for key in (
+        "format",
+        "head",
+        "head_config",
+        "backbones",
+        "dims",
+        "labels",
+        "metrics",
+        "training",
+        "parameters",
+    ):
+        assert key in meta
+    cv = meta["metrics"]["cv"]
+    assert len(cv["folds"]) == 3 and "macro_f1_mean" in cv and len(cv["confusion"]) == 3
+    assert meta["training"]["data"].startswith("54 clips")
+    assert meta["head_config"]["alpha"] == 0.5
+
+
+def test_references_come_from_held_out_speakers(tiny_checkpoint):
+    ck = checkpoint.load(tiny_checkpoint)
+    refs = ck.references
+    assert set(refs.views) == {"logmel-stats", "egemaps", "fused"}
+    assert refs.views["logmel-stats"].shape == (len(refs.labels), 128)
+    assert 0 < len(refs.labels) <= 9
+
+
+def test_resolve_errors_list_shipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("NVER_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(ValueError, match="Unknown checkpoint 'nope'"):
+        checkpoint.resolve("nope")
+
+
+def test_wrong_format_is_rejected(tiny_checkpoint, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_checkpoint, bad)
+    meta = json.loads((bad / "config.json").read_text())
+    meta["format"] = "something-else/9"
+    (bad / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="format"):
+        checkpoint.load(bad)

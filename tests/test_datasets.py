@@ -1,0 +1,45 @@
+import pytest
+
+from nver_demo import datasets
+from tests.conftest import needs_emogator
+
+
+def test_csv_reader(tiny_dataset):
+    ds = datasets.read_csv(tiny_dataset)
+    assert len(ds) == 54
+    assert ds.labels == ["high", "low", "mid"]
+    assert len(set(ds.speakers)) == 6
+    assert all(it.path.exists() for it in ds.items)
+    assert ds.subset([0, 1]).labels == ds.labels
+
+
+def test_csv_without_speakers(tmp_path):
+    (tmp_path / "l.csv").write_text("path,label\na.wav,x\nb.wav,y\n")
+    ds = datasets.read_csv(tmp_path / "l.csv")
+    assert ds.speakers is None and ds.targets == [0, 1]
+
+
+def test_csv_requires_columns(tmp_path):
+    (tmp_path / "l.csv").write_text("file,emotion\na.wav,x\n")
+    with pytest.raises(ValueError, match="path"):
+        datasets.read_csv(tmp_path / "l.csv")
+
+
+def test_vivae_names(tmp_path):
+    for name in ["S01_achievement_low_01.wav", "S11_pain_peak_104.wav", "notes.wav"]:
+        (tmp_path / name).write_bytes(b"")
+    ds = datasets.read_vivae(tmp_path)
+    assert [(it.label, it.speaker) for it in ds.items] == [("achievement", "S01"), ("pain", "S11")]
+
+
+def test_unknown_kind():
+    with pytest.raises(ValueError, match="emogator"):
+        datasets.read("jnv", "x")
+
+
+@needs_emogator
+def test_emogator():
+    ds = datasets.read_emogator()
+    assert len(ds) == 9000 and len(ds.labels) == 30
+    assert len(set(ds.speakers)) == 100
+    assert "Amusement" in ds.labels

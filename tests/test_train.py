@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from nver_demo import train
+from nver_demo.train import TrainConfig
+
+
+def blobs(n_per=24, n_classes=3, dim=16, n_speakers=8, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, (n_classes, dim))
+    y = np.repeat(np.arange(n_classes), n_per)
+    x = centers[y] + rng.normal(0, 1, (len(y), dim))
+    groups = np.array([f"s{i % n_speakers}" for i in range(len(y))])
+    return x.astype(np.float32), y, groups
+
+
+def test_folds_are_speaker_disjoint_and_cover_everything():
+    _, y, groups = blobs()
+    folds = train.speaker_folds(y, groups, n_splits=4)
+    seen = np.concatenate([test for _, test in folds])
+    assert sorted(seen) == list(range(len(y)))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+
+
+def test_validation_split_is_speaker_disjoint():
+    _, y, groups = blobs()
+    fit_idx, val_idx = train.validation_split(y, groups, 0.25, seed=0)
+    assert not set(groups[fit_idx]) & set(groups[val_idx])
+    assert len(fit_idx) + len(val_idx) == len(y)
+
+
+def test_validation_split_without_speakers_is_stratified():
+    _, y, _ = blobs()
+    _, val_idx = train.validation_split(y, None, 0.25, seed=0)
+    assert set(y[val_idx]) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("head", ["fcn", "cnn"])
+def test_fit_learns_separable_data(head):
+    x, y, groups = blobs()
+    res = train.fit(head, [x], y, 3, groups, TrainConfig(epochs=15, seed=1))
+    acc = (train.predict_proba(res.head, [x]).argmax(1) == y).mean()
+    assert acc > 0.9
+    assert 1 <= res.best_epoch <= 15
+    assert len(res.history) >= res.best_epoch
+
+
+def test_early_stopping_stops_before_max_epochs_on_noise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 120)
+    res = train.fit("fcn", [x], y, 3, None, TrainConfig(epochs=60, patience=3))
+    assert len(res.history) < 60
+
+
+def test_cross_validate_reports_every_fold_and_confusion():
+    x, y, groups = blobs()
+    x2 = x[:, :8] + 0.1
+    cv = train.cross_validate("concat", [x, x2], y, 3, groups, TrainConfig(epochs=8), n_splits=4)
+    assert len(cv.folds) == 4
+    assert np.array(cv.confusion).shape == (3, 3)
+    assert np.array(cv.confusion).sum() == len(y)
+    assert cv.summary["accuracy_mean"] > 80
+    assert np.allclose(cv.oof_proba.sum(1), 1, atol=1e-4)
+    d = cv.to_dict()
+    assert {"folds", "accuracy_mean", "macro_f1_std", "confusion"} <= set(d)
