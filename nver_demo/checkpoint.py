@@ -44,17 +44,21 @@ class References:
     labels: np.ndarray  # (n,) int
     views: dict[str, np.ndarray]  # view name -> (n, d) float32
     clips: list[str] = field(default_factory=list)  # clip ids (file names), for hover text
+    coords: dict[str, np.ndarray] = field(default_factory=dict)  # "umap.<view>" -> (n, 2) layout
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         out = {"labels": torch.from_numpy(self.labels.astype(np.int64))}
         for name, mat in self.views.items():
             out[f"view.{name}"] = torch.from_numpy(mat.astype(np.float16))
+        for name, xy in self.coords.items():
+            out[f"coords.{name}"] = torch.from_numpy(xy.astype(np.float32))
         return out
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], clips: list[str]) -> References:
         views = {k[5:]: v.float().numpy() for k, v in tensors.items() if k.startswith("view.")}
-        return cls(tensors["labels"].numpy(), views, clips)
+        coords = {k[7:]: v.numpy() for k, v in tensors.items() if k.startswith("coords.")}
+        return cls(tensors["labels"].numpy(), views, clips, coords)
 
 
 @dataclass

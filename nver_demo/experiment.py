@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import __version__, cache, checkpoint, heads, train
+from . import __version__, cache, checkpoint, heads, projection, train
 from .datasets import Dataset
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,12 @@ def train_checkpoint(
         out = res.head(*[torch.from_numpy(x[ref_idx]) for x in feats.xs])
     views = {b: x[ref_idx] for b, x in zip(feats.backbones, feats.xs)}
     views["fused"] = out.views["fused"].numpy()
-    refs = checkpoint.References(feats.y[ref_idx], views, [feats.dataset.items[i].path.name for i in ref_idx])
+    refs = checkpoint.References(
+        feats.y[ref_idx],
+        views,
+        [feats.dataset.items[i].path.name for i in ref_idx],
+        projection.reference_coords(views, seed=config.seed),
+    )
     meta = {
         "metrics": {"cv": cv.to_dict()} if cv is not None else {},
         "training": {

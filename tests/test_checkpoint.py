@@ -71,3 +71,9 @@ def test_wrong_format_is_rejected(tiny_checkpoint, tmp_path):
     (bad / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="format"):
         checkpoint.load(bad)
+
+
+def test_umap_layouts_are_stored_for_every_view(tiny_checkpoint):
+    refs = checkpoint.load(tiny_checkpoint).references
+    assert set(refs.coords) == {f"umap.{v}" for v in refs.views}
+    assert all(xy.shape == (len(refs.labels), 2) for xy in refs.coords.values())
