@@ -53,6 +53,11 @@ def load(name: str, *, random_init: bool = False, device: str | torch.device | N
 
 # Adapters register on import. Order here is the order users see.
 from . import hf as _hf  # noqa: E402,F401
+
+# isort: split
+from . import binding as _binding  # noqa: E402,F401
+
+# isort: split
 from . import offline as _offline  # noqa: E402,F401
 
 __all__ = [

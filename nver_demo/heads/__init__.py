@@ -2,7 +2,7 @@
 
 >>> from nver_demo import heads
 >>> heads.available()
-['fcn', 'cnn', 'concat', 'reno']
+['fcn', 'cnn', 'concat', 'reno', 'mata']
 >>> head = heads.build("reno", dims=(256, 88), n_classes=30)
 """
 
@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from .base import Head, HeadOutput, count_parameters
 from .fusion import ConcatHead, RENOHead
+from .mata import MATAHead
 from .renyi import renyi_divergence
 from .single import CNNHead, FCNHead
+from .sinkhorn import sinkhorn
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ register(
     RENOHead,
     "Two backbones: conv block + self-attention each, Rényi-divergence alignment, "
     "self-attention over both, FCN (seed paper's method).",
+)
+register(
+    "mata",
+    MATAHead,
+    "Two backbones: conv block each, Sinkhorn optimal transport carries each branch into the "
+    "other's space, own + transported views fused by an FCN (MATA paper).",
 )
 
 
@@ -78,10 +86,12 @@ __all__ = [
     "Head",
     "HeadOutput",
     "HeadSpec",
+    "MATAHead",
     "available",
     "build",
     "count_parameters",
     "register",
     "renyi_divergence",
+    "sinkhorn",
     "spec",
 ]
