@@ -56,6 +56,8 @@ from . import hf as _hf  # noqa: E402,F401
 
 # isort: split
 from . import binding as _binding  # noqa: E402,F401
+from . import imagebind as _imagebind  # noqa: E402,F401
+from . import languagebind as _languagebind  # noqa: E402,F401
 
 # isort: split
 from . import offline as _offline  # noqa: E402,F401
