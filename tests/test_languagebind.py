@@ -7,6 +7,7 @@ import torch
 from nver_demo import backbones
 from nver_demo.backbones import WeightsUnavailable
 from nver_demo.backbones import languagebind as lb
+from nver_demo.backbones.fbank import kaldi_fbank
 from tests.conftest import tone
 
 # A tiny tower with LanguageBind's audio grid shrunk: 28 mel bands x 70 frames, 14 x 14 patches.
@@ -53,9 +54,13 @@ def test_full_size_tower_is_vit_l14_on_the_audio_grid():
 
 
 def test_mel_image_follows_audiotransform():
-    short = lb.mel_image(tone(0.5, 16000), TINY)  # repeated + padded to 70 frames, three equal channels
+    wave = tone(0.5, 16000)  # 48 frames: repeated to 70, three equal channels
+    short = lb.mel_image(wave, TINY)
     assert short.shape == (3, 28, 70) and short.dtype == np.float32
     assert np.array_equal(short[0], short[1]) and np.array_equal(short[0], short[2])
+    np.testing.assert_array_equal(short[0][:, 48:70], short[0][:, : 70 - 48])
+    expected = (kaldi_fbank(wave - wave.mean(), 28).T - TINY["audio_mean"]) / (2 * TINY["audio_std"])
+    np.testing.assert_allclose(short[0][:, :48], expected, rtol=1e-6)
     long = lb.mel_image(tone(3.0, 16000, seed=1), TINY)  # front / middle / back windows differ
     assert long.shape == (3, 28, 70) and not np.array_equal(long[0], long[2])
     assert np.isfinite(lb.mel_image(np.zeros(0, np.float32), TINY)).all()

@@ -90,3 +90,28 @@ def test_checkpoint_round_trip(tmp_path):
     xs = [torch.randn(5, 20), torch.randn(5, 12)]
     with torch.no_grad():
         assert torch.equal(head(*xs).logits, ck.head(*xs).logits)
+
+
+def test_cli_train_writes_a_mata_checkpoint_the_predictor_uses(
+    tiny_dataset, tiny_checkpoint, tmp_path, capsys
+):
+    """`python -m nver_demo train --head mata ...`: the same command as for RENO and Concat.
+
+    Reuses the embedding cache of the session's tiny RENO checkpoint (no re-extraction)."""
+    from nver_demo import cli
+    from nver_demo.predict import Predictor
+    from tests.conftest import tone
+
+    out = tmp_path / "mata-tiny"
+    cache = tiny_checkpoint.parent / "cache"
+    argv = ["train", "--head", "mata", "--backbones", "logmel-stats", "egemaps", "--dataset", "csv",
+            "--data", str(tiny_dataset), "--cache", str(cache), "--folds", "3", "--epochs", "4",
+            "--set", "eps=0.2", "n_iters=10", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "mata on logmel-stats+egemaps: accuracy" in capsys.readouterr().out
+    ck = checkpoint.load(out)
+    assert ck.meta["head"] == "mata" and ck.meta["head_config"]["eps"] == 0.2
+    assert len(ck.meta["metrics"]["cv"]["folds"]) == 3
+    assert set(ck.references.views) == {"logmel-stats", "egemaps", "fused"}
+    pred = Predictor.load(out).predict(tone(0.6, 16000, 330.0), 16000)
+    assert sum(pred.probs.values()) == pytest.approx(1.0, abs=1e-6) and pred.views["fused"].shape == (128,)

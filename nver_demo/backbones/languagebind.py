@@ -11,12 +11,14 @@ table resized to that grid at training time and stored in the checkpoint. We the
 ``CLIPVisionModelWithProjection`` from the checkpoint's own ``vision_config`` and swap in
 embeddings for that grid; the weights then load under their original names.
 
-Preprocessing (``AudioTransform``): 16 kHz; a clip shorter than 1036 frames (10.36 s) is repeated
-and zero-padded to 10.36 s and its Kaldi fbank (112 bands) is stacked three times; a longer clip
-gives three 1036-frame windows (front, middle, back; LanguageBind fixes the first start of each
-third); normalised with ``(x - audio_mean) / audio_std`` from the checkpoint's config. The
-embedding is the projected CLS token (768-d for LanguageBind_Audio_FT), L2-normalised, the space
-LanguageBind aligns with language.
+Preprocessing (``AudioTransform`` of the ``languagebind`` package on PyPI, which mirrors the
+upstream repository): 16 kHz; remove the mean; Kaldi fbank (112 bands); a clip of fewer than 1036
+frames (10.36 s) has its frames repeated up to 1036 and stacked three times; a longer one gives
+three 1036-frame windows (front, middle, back); ``(x - audio_mean) / (2 audio_std)`` with the
+checkpoint config's values. (One revision of the upstream file, PKU-YuanGroup/LanguageBind at
+951a537, instead repeats the waveform and divides by ``audio_std``; see docs/binding_models.md.)
+The embedding is the projected CLS token (768-d for LanguageBind_Audio_FT), L2-normalised, the
+space LanguageBind aligns with language.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from torch.nn import functional as F
 
 from . import register
 from .base import Backbone, BackboneSpec, WeightsUnavailable
-from .fbank import fit_frames, kaldi_fbank
+from .fbank import kaldi_fbank
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +125,19 @@ class LanguageBind(Backbone):
 def mel_image(wave: np.ndarray, config: dict) -> np.ndarray:
     """``AudioTransform``: one clip -> normalised (3, n_mels, target_length) float32 image."""
     target, n_mels = int(config["target_length"]), int(config["num_mel_bins"])
-    max_len = target * int(config["audio_sample_rate"]) // 100
     if len(wave) == 0:
         wave = np.zeros(1, dtype=np.float32)
-    if len(wave) > max_len:
-        mel = kaldi_fbank(wave - wave.mean(), n_mels)
+    mel = kaldi_fbank(wave - wave.mean(), n_mels)  # (frames, n_mels)
+    if len(mel) > target:
+        # LanguageBind draws each window's start at random inside its third of the recording;
+        # we take the first start of each third (its commented-out "fixed" variant): same
+        # windows family, deterministic embeddings.
         thirds = np.array_split(np.arange(len(mel) - target + 1), 3)
-        starts = [t[0] if len(t) else 0 for t in thirds]
-        chunks = [mel[s : s + target] for s in starts]
+        chunks = [mel[(t[0] if len(t) else 0) :][:target] for t in thirds]
     else:
-        if len(wave) < max_len:
-            wave = np.pad(np.tile(wave, max_len // len(wave)), (0, max_len % len(wave)))
-        chunks = [kaldi_fbank(wave - wave.mean(), n_mels)] * 3
-    image = np.stack([fit_frames(c, target).T for c in chunks])
-    return ((image - config["audio_mean"]) / config["audio_std"]).astype(np.float32)
+        chunks = [np.tile(mel, (target // len(mel) + 1, 1))[:target]] * 3  # repeat the frames
+    image = np.stack([c.T for c in chunks])
+    return ((image - config["audio_mean"]) / (2 * config["audio_std"])).astype(np.float32)
 
 
 def load_pretrained(device: torch.device, source: str | None = None) -> LanguageBind:
