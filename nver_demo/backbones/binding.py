@@ -1,6 +1,7 @@
-"""Modality-binding foundation models (audio towers). The MATA paper fuses LanguageBind and
-ImageBind; neither installs here (docs/binding_models.md says exactly why). CLAP is the binding
-model transformers itself ships.
+"""Modality-binding foundation models (audio towers) through transformers: CLAP, the binding
+model transformers itself ships. The MATA paper's two, ImageBind and LanguageBind, cannot be
+installed here; their audio towers are ported in ``imagebind.py`` and ``languagebind.py``
+(docs/binding_models.md).
 
 - ``clap``: LAION-CLAP's audio tower, HTS-AT (a hierarchical Swin transformer over a 64-band
   log-mel "image") trained contrastively against a RoBERTa text tower on LAION-Audio-630K
