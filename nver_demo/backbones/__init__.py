@@ -54,6 +54,7 @@ def load(name: str, *, random_init: bool = False, device: str | torch.device | N
 # Adapters register on import. Order here is the order users see.
 from . import offline as _offline  # noqa: E402,F401
 from . import hf as _hf  # noqa: E402,F401
+from . import audio_mamba as _audio_mamba  # noqa: E402,F401
 
 __all__ = [
     "FAMILIES",
