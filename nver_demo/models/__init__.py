@@ -4,7 +4,6 @@ from .audio_mamba import CONFIGS, AudioMambaConfig, AudioMambaEncoder, config_fo
 from .audio_mamba_clip import AudioMamba, WindowPlan, quirk_rows, window_plan
 from .audio_mamba_weights import load_safetensors, save_safetensors, weights_filename
 from .log_mel import LogMel, mel_filterbank
-from .selective_scan import selective_scan
 
 __all__ = [
     "CONFIGS",
@@ -18,7 +17,6 @@ __all__ = [
     "mel_filterbank",
     "quirk_rows",
     "save_safetensors",
-    "selective_scan",
     "weights_filename",
     "window_plan",
 ]
