@@ -73,15 +73,10 @@ def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, 
         raise TypeError(
             f"{path} holds no 'model' state dict (found {type(ckpt).__name__})"
         )
-    dropped = sorted(
-        k
-        for k in model
-        if k == "mask_token" or k.removeprefix("module.").startswith("pred.")
-    )
+    keys = [k.removeprefix("module.") for k in model]
+    dropped = sorted(k for k in keys if k == "mask_token" or k.startswith("pred."))
     log.info(
-        "Dropping %d pretraining-only entries: %s",
-        len(dropped),
-        ", ".join(dropped[:4]) + " ...",
+        "Dropping %d pretraining-only entries: %s", len(dropped), ", ".join(dropped)
     )
     meta = {"source_file": Path(path).name}
     if isinstance(ckpt, dict) and "epoch" in ckpt:

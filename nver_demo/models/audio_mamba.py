@@ -109,9 +109,8 @@ def sincos_pos_embed(dim: int, grid: tuple[int, int]) -> torch.Tensor:
         angles = pos[:, None] * omega[None, :]
         return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
 
-    t_idx, f_idx = np.meshgrid(
-        np.arange(n_time), np.arange(n_freq), indexing="ij"
-    )  # (T, F) each
+    # (T, F) index grids, flattened time-major like the tokens
+    t_idx, f_idx = np.meshgrid(np.arange(n_time), np.arange(n_freq), indexing="ij")
     emb = np.concatenate([encode(f_idx.reshape(-1)), encode(t_idx.reshape(-1))], axis=1)
     emb = np.concatenate([np.zeros((1, dim)), emb], axis=0)
     return torch.from_numpy(emb).float().unsqueeze(0)
@@ -154,7 +153,7 @@ class MambaMixer(nn.Module):
 
     @torch.no_grad()
     def _init_dt(self, dt_min: float, dt_max: float) -> None:
-        # Mamba's init (random weights behave like trained ones numerically): dt in [dt_min, dt_max].
+        # Mamba's own init, so random-init models see realistic step sizes: dt in [dt_min, dt_max].
         nn.init.uniform_(self.dt_proj.weight, -(self.dt_rank**-0.5), self.dt_rank**-0.5)
         dt = torch.exp(
             torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min))
@@ -167,7 +166,8 @@ class MambaMixer(nn.Module):
         u, z = self.in_proj(x).split(E, dim=-1)  # (L, batch, E) each
         u = causal_depthwise_conv(u, self.conv1d.weight, self.conv1d.bias)
         dt, B, C = self.x_proj(u).split([R, N, N], dim=-1)
-        delta = nn.functional.softplus(self.dt_proj(dt.contiguous()).float())  # strided input: 2x slower GEMM
+        # dt is a strided view; dt_proj on it ran 2x slower than on a contiguous copy
+        delta = nn.functional.softplus(self.dt_proj(dt.contiguous()).float())
         A = -torch.exp(self.A_log.float())
         y = selective_scan(u, delta, A, B, C, self.D, z)  # (L, batch, E), float32
         return self.out_proj(y.to(self.out_proj.weight.dtype))
@@ -214,9 +214,8 @@ class AudioMambaEncoder(nn.Module):
         """
         x = self.patch_embed(windows) + self.pos_embed[:, 1:]
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
-        x = (
-            torch.cat([cls, x], dim=1).transpose(0, 1).float().contiguous()
-        )  # (L, batch, D)
+        # time-major (L, batch, D) from here on: the layout the scan works in
+        x = torch.cat([cls, x], dim=1).transpose(0, 1).float().contiguous()
         for block in self.blocks:
             x = block(x)
         return self.encoder_norm(x)[1:].transpose(0, 1)
