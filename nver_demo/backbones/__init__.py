@@ -54,7 +54,7 @@ def load(name: str, *, random_init: bool = False, device: str | torch.device | N
     return s.loader(random_init=random_init, device=pick_device(device))
 
 
-# Adapters register on import; available() orders them by family (FAMILIES), then by name.
+# Adapters register on import; available() groups them by family (FAMILIES order).
 from . import audio_mamba as _audio_mamba  # noqa: E402,F401
 from . import hf as _hf  # noqa: E402,F401
 from . import offline as _offline  # noqa: E402,F401
