@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,15 +43,26 @@ def test_clip(seconds: float) -> np.ndarray:
     return (0.3 * voice + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-def timeit(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(median, min) wall seconds over ``repeats`` runs after one warm-up run."""
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # median wall seconds
+    wall_min: float
+    cpu: float  # median process CPU seconds (all threads): less sensitive to other jobs
+
+    def __str__(self) -> str:
+        return f"{self.wall * 1e3:8.1f} ms (min {self.wall_min * 1e3:.1f}, cpu {self.cpu * 1e3:.1f})"
+
+
+def timeit(fn: Callable[[], object], repeats: int) -> Timing:
+    """Median / min wall and median CPU time over ``repeats`` runs after one warm-up run."""
     fn()
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return Timing(statistics.median(walls), min(walls), statistics.median(cpus))
 
 
 def naive_scan(u, delta, A, B, C, D=None, z=None, **_: object) -> torch.Tensor:
@@ -118,20 +130,22 @@ def run_threads(
     print(f"\n== {threads} thread(s), 5 s clip ({len(wave)} samples, 3 windows) ==")
     per_clip = {}
     for size, bb in models.items():
-        med, best = timeit(lambda bb=bb: bb.embed(wave, SR), repeats)
-        per_clip[size] = med
-        print(f"audio-mamba-{size:<5} {med * 1e3:8.1f} ms/clip (min {best * 1e3:.1f})")
+        per_clip[size] = timeit(lambda bb=bb: bb.embed(wave, SR), repeats)
+        print(f"audio-mamba-{size:<5} {per_clip[size]} per clip")
     x = torch.from_numpy((wave - wave.mean()) / (wave.std() + 1e-7))[None]
     with torch.inference_mode():
-        med, best = timeit(lambda: wavlm(x).last_hidden_state.mean(1), repeats)
-    print(f"wavlm-base        {med * 1e3:8.1f} ms/clip (min {best * 1e3:.1f})")
-    print(f"ratio base / wavlm-base: {per_clip['base'] / med:.2f}x  (target <= 3)")
+        wl = timeit(lambda: wavlm(x).last_hidden_state.mean(1), repeats)
+    print(f"wavlm-base        {wl} per clip")
+    print(
+        f"ratio base / wavlm-base: {per_clip['base'].wall / wl.wall:.2f}x wall, "
+        f"{per_clip['base'].cpu / wl.cpu:.2f}x cpu  (target <= 3)"
+    )
 
     base = models["base"]
     with torch.inference_mode():
         args = scan_inputs(base, wave)
-        ours, _ = timeit(lambda: selective_scan(*args), repeats)
-        naive, _ = timeit(lambda: naive_scan(*args), max(1, repeats // 2))
+        ours = timeit(lambda: selective_scan(*args), repeats).wall
+        naive = timeit(lambda: naive_scan(*args), max(1, repeats // 2)).wall
         err = (selective_scan(*args) - naive_scan(*args)).abs().max().item()
         print(f"scan, one base layer (3 windows x 251 steps x 2304 x 24): ours {ours * 1e3:.1f} ms, "
               f"naive loop {naive * 1e3:.1f} ms -> {naive / ours:.1f}x (max abs diff {err:.1e})")  # fmt: skip
@@ -139,17 +153,17 @@ def run_threads(
         tokens = torch.randn(3, 251, mixer.out_proj.out_features)
         tokens_tm = tokens.transpose(0, 1).contiguous()  # ours takes time-major tokens
         ref = hf_mixer(mixer)
-        ours_m, _ = timeit(lambda: mixer(tokens_tm), repeats)
-        hf_m, _ = timeit(lambda: ref(tokens), max(1, repeats // 2))
+        ours_m = timeit(lambda: mixer(tokens_tm), repeats).wall
+        hf_m = timeit(lambda: ref(tokens), max(1, repeats // 2)).wall
         print(f"mixer, one base layer: ours {ours_m * 1e3:.1f} ms, transformers MambaMixer slow path "
               f"{hf_m * 1e3:.1f} ms -> {hf_m / ours_m:.1f}x")  # fmt: skip
     original = am.selective_scan
     am.selective_scan = naive_scan  # whole model with the naive scan
     try:
-        naive_clip, _ = timeit(lambda: base.embed(wave, SR), 1)
+        naive_clip = timeit(lambda: base.embed(wave, SR), 1).wall
     finally:
         am.selective_scan = original
-    print(f"whole base model, naive scan: {naive_clip * 1e3:.1f} ms/clip -> ours is {naive_clip / per_clip['base']:.1f}x "
+    print(f"whole base model, naive scan: {naive_clip * 1e3:.1f} ms/clip -> ours is {naive_clip / per_clip['base'].wall:.1f}x "
           "faster (target >= 2)")  # fmt: skip
 
 

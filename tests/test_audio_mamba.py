@@ -204,18 +204,24 @@ def test_rearrange_quirk_against_hand_built_index() -> None:
     assert torch.equal(mean_time_patch, torch.tensor([4.5, 14.5, 24.5, 34.5, 44.5]))
 
 
-def test_clip_embedding_is_mean_of_kept_rows() -> None:
+@pytest.mark.parametrize(
+    ("n_samples", "n_kept"),
+    [
+        (2 * SR, 51),
+        (399 * 160, 100),
+    ],  # 201 frames; 400 frames (last window dropped whole)
+)
+def test_clip_embedding_is_mean_of_kept_rows(n_samples: int, n_kept: int) -> None:
     model = AudioMamba(CONFIGS["tiny"]).eval()
-    wave = torch.from_numpy(clip(2.0))
+    wave = torch.from_numpy(clip(n_samples / SR))
     with torch.no_grad():
         emb = model([wave])[0]
         windows, plan = model.windows(wave)
-        tokens = torch.cat(
-            [model.encoder(w[None]) for w in windows]
-        )  # each window on its own
+        # every window on its own, all rows, then the official drop and mean
+        tokens = torch.cat([model.encoder(w[None]) for w in windows])
         rows = quirk_rows(tokens, 5).reshape(-1, 960)
-    assert plan.n_kept == 51
-    torch.testing.assert_close(emb, rows[:51].mean(0), rtol=1e-5, atol=1e-5)
+    assert plan.n_kept == n_kept
+    torch.testing.assert_close(emb, rows[:n_kept].mean(0), rtol=1e-5, atol=1e-5)
 
 
 # --- adapter behaviour -----------------------------------------------------------------------

@@ -111,22 +111,29 @@ class AudioMamba(nn.Module):
         -------
         Tensor, (len(waves), 5 * D), float32
         """
+        device = self.encoder.pos_embed.device
         if not waves:
-            return torch.zeros(
-                0, self.cfg.embed_dim, device=self.encoder.pos_embed.device
-            )
+            return torch.zeros(0, self.cfg.embed_dim, device=device)
         per_clip = [self.windows(w) for w in waves]
-        windows = torch.cat([w for w, _ in per_clip])
-        n_freq = self.cfg.grid[1]
-        rows = torch.cat(
-            [
-                quirk_rows(self.encoder(part), n_freq)
-                for part in windows.split(max_windows)
-            ]
-        )
+        n_rows = self.cfg.grid[0]  # rows per window after the rearrange (50)
+        # The tail drop (<= 50 rows) only ever cuts into a clip's last window, so each window
+        # contributes the sum of its first `keep` rows; a window keeping none (T a multiple of
+        # 200) is not encoded. Only (windows, 5 * D) sums are kept, not every row.
+        keep = []
+        for _, plan in per_clip:
+            keep += [n_rows] * (plan.n_windows - 1) + [n_rows - plan.n_dropped]
+        keep_t = torch.tensor(keep, device=device)
+        windows = torch.cat([w for w, _ in per_clip])[keep_t > 0]
+        sums = windows.new_zeros(len(keep), self.cfg.embed_dim)
+        encoded = torch.nonzero(keep_t > 0).squeeze(1)
+        for part, idx in zip(windows.split(max_windows), encoded.split(max_windows)):
+            rows = quirk_rows(
+                self.encoder(part), self.cfg.grid[1]
+            ).float()  # (w, 50, 5D)
+            mask = torch.arange(n_rows, device=device) < keep_t[idx, None]  # (w, 50)
+            sums[idx] = (rows * mask[..., None]).sum(dim=1)
         out, start = [], 0
         for _, plan in per_clip:
-            clip_rows = rows[start : start + plan.n_windows].reshape(plan.n_rows, -1)
-            out.append(clip_rows[: plan.n_kept].float().mean(dim=0))
+            out.append(sums[start : start + plan.n_windows].sum(dim=0) / plan.n_kept)
             start += plan.n_windows
         return torch.stack(out)
