@@ -68,9 +68,7 @@ def timeit(fn: Callable[[], object], repeats: int) -> Timing:
 def naive_scan(u, delta, A, B, C, D=None, z=None, **_: object) -> torch.Tensor:
     """The textbook loop (transformers' slow path / mamba-minimal): precompute (batch, E, L, N)
     discretised tensors, then one step at a time. Same time-major interface as ours."""
-    u, delta, B, C = (
-        t.float().permute(1, 2, 0) for t in (u, delta, B, C)
-    )  # (batch, X, L)
+    u, delta, B, C = (t.float().permute(1, 2, 0) for t in (u, delta, B, C))  # (batch, X, L)
     dA = torch.exp(A[None, :, None, :] * delta[..., None])  # (batch, E, L, N)
     dBu = delta[..., None] * B[:, None, :, :].transpose(2, 3) * u[..., None]
     h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
@@ -86,9 +84,7 @@ def naive_scan(u, delta, A, B, C, D=None, z=None, **_: object) -> torch.Tensor:
     return y.permute(2, 0, 1)
 
 
-def scan_inputs(
-    model: backbones.Backbone, wave: np.ndarray
-) -> tuple[torch.Tensor, ...]:
+def scan_inputs(model: backbones.Backbone, wave: np.ndarray) -> tuple[torch.Tensor, ...]:
     """The real inputs of the first block's scan for this clip (all its windows)."""
     mm = model.model
     windows, _ = mm.windows(torch.from_numpy(wave))
@@ -123,9 +119,7 @@ def hf_mixer(mixer: torch.nn.Module) -> torch.nn.Module:
     return ref
 
 
-def run_threads(
-    threads: int, repeats: int, models: dict, wavlm: torch.nn.Module, wave: np.ndarray
-) -> None:
+def run_threads(threads: int, repeats: int, models: dict, wavlm: torch.nn.Module, wave: np.ndarray) -> None:
     torch.set_num_threads(threads)
     print(f"\n== {threads} thread(s), 5 s clip ({len(wave)} samples, 3 windows) ==")
     per_clip = {}
@@ -191,9 +185,7 @@ def memory_child(size: str) -> None:
     bb = backbones.load(f"audio-mamba-{size}", random_init=True, device="cpu")
     wave = test_clip(10.0)
     before = rss_kib("VmRSS")
-    Path("/proc/self/clear_refs").write_text(
-        "5"
-    )  # reset the peak (VmHWM) to the current RSS
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     bb.embed(wave, SR)
     peak = rss_kib("VmHWM")
     weights_mib = sum(p.numel() * 4 for p in bb.model.parameters()) / 2**20
@@ -205,15 +197,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--threads", default="1,2", help="comma-separated thread counts (default 1,2)"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=5, help="timed runs per measurement (median)"
-    )
-    parser.add_argument(
-        "--profile", action="store_true", help="print a torch.profiler table for base"
-    )
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
+    parser.add_argument("--profile", action="store_true", help="print a torch.profiler table for base")
     parser.add_argument("--memory-child", choices=SIZES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -224,10 +210,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average at start {os.getloadavg()[0]:.2f}")  # fmt: skip
     wave = test_clip(5.0)
-    models = {
-        s: backbones.load(f"audio-mamba-{s}", random_init=True, device="cpu")
-        for s in SIZES
-    }
+    models = {s: backbones.load(f"audio-mamba-{s}", random_init=True, device="cpu") for s in SIZES}
     torch.manual_seed(0)
     wavlm = WavLMModel(WavLMConfig()).eval()
     for threads in (int(t) for t in args.threads.split(",")):

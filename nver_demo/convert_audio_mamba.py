@@ -65,19 +65,13 @@ _lenient_pickle = types.SimpleNamespace(
 def read_official(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Unpickle an official checkpoint; return the encoder state dict and descriptive metadata."""
     log.warning(TRUST_WARNING, path)
-    ckpt = torch.load(
-        str(path), map_location="cpu", weights_only=False, pickle_module=_lenient_pickle
-    )
+    ckpt = torch.load(str(path), map_location="cpu", weights_only=False, pickle_module=_lenient_pickle)
     model = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(model, dict):
-        raise TypeError(
-            f"{path} holds no 'model' state dict (found {type(ckpt).__name__})"
-        )
+        raise TypeError(f"{path} holds no 'model' state dict (found {type(ckpt).__name__})")
     keys = [k.removeprefix("module.") for k in model]
     dropped = sorted(k for k in keys if k == "mask_token" or k.startswith("pred."))
-    log.info(
-        "Dropping %d pretraining-only entries: %s", len(dropped), ", ".join(dropped)
-    )
+    log.info("Dropping %d pretraining-only entries: %s", len(dropped), ", ".join(dropped))
     meta = {"source_file": Path(path).name}
     if isinstance(ckpt, dict) and "epoch" in ckpt:
         meta["epoch"] = str(ckpt["epoch"])
@@ -125,9 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="output file, e.g. weights/audio-mamba-base.safetensors",
     )
-    parser.add_argument(
-        "--force", action="store_true", help="overwrite the output file if it exists"
-    )
+    parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if not args.checkpoint.is_file():

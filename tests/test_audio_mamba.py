@@ -43,25 +43,17 @@ def clip(seconds: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = round(seconds * SR)
     t = np.arange(n) / SR
-    return (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(n)).astype(
-        np.float32
-    )
+    return (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
 
 # --- architecture ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("size", "millions"), [("tiny", 4.71), ("small", 17.72), ("base", 68.61)]
-)
+@pytest.mark.parametrize(("size", "millions"), [("tiny", 4.71), ("small", 17.72), ("base", 68.61)])
 def test_encoder_parameter_counts(size: str, millions: float) -> None:
     encoder = AudioMambaEncoder(CONFIGS[size])
-    n = sum(
-        p.numel() for p in encoder.parameters()
-    )  # pos_embed is a buffer: not counted
-    assert "pos_embed" in encoder.state_dict() and "pos_embed" not in dict(
-        encoder.named_parameters()
-    )
+    n = sum(p.numel() for p in encoder.parameters())  # pos_embed is a buffer: not counted
+    assert "pos_embed" in encoder.state_dict() and "pos_embed" not in dict(encoder.named_parameters())
     assert n == encoder_param_count(CONFIGS[size])
     assert round(n / 1e6, 2) == millions
     assert backbones.spec(f"audio-mamba-{size}").params_m == millions
@@ -102,12 +94,8 @@ def test_pos_embed_layout() -> None:
     assert torch.all(pe[0] == 0)
     grid = pe[1:].view(n_time, n_freq, dim)
     # first half depends on the frequency patch only, second half on the time patch only
-    assert torch.allclose(
-        grid[:, :, : dim // 2], grid[:1, :, : dim // 2].expand(n_time, -1, -1)
-    )
-    assert torch.allclose(
-        grid[:, :, dim // 2 :], grid[:, :1, dim // 2 :].expand(-1, n_freq, -1)
-    )
+    assert torch.allclose(grid[:, :, : dim // 2], grid[:1, :, : dim // 2].expand(n_time, -1, -1))
+    assert torch.allclose(grid[:, :, dim // 2 :], grid[:, :1, dim // 2 :].expand(-1, n_freq, -1))
     omega = 10000.0 ** (-torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
     t = 7
     expected = torch.cat([torch.sin(t * omega), torch.cos(t * omega)]).float()
@@ -122,13 +110,8 @@ def test_output_dims_through_registry(size: str) -> None:
     assert bb.dim == spec.dim == {"tiny": 960, "small": 1920, "base": 3840}[size]
     assert bb.sample_rate == SR
     emb = bb.embed_batch([clip(0.3), clip(1.0, seed=1)], SR)
-    assert (
-        emb.shape == (2, bb.dim) and emb.dtype == np.float32 and np.isfinite(emb).all()
-    )
-    assert (
-        not any(p.requires_grad for p in bb.model.parameters())
-        and not bb.model.training
-    )
+    assert emb.shape == (2, bb.dim) and emb.dtype == np.float32 and np.isfinite(emb).all()
+    assert not any(p.requires_grad for p in bb.model.parameters()) and not bb.model.training
 
 
 # --- front-end and clip-embedding arithmetic -------------------------------------------------
@@ -136,9 +119,7 @@ def test_output_dims_through_registry(size: str) -> None:
 
 def test_mel_frontend_matches_librosa() -> None:
     librosa = pytest.importorskip("librosa")
-    fb = librosa.filters.mel(
-        sr=SR, n_fft=400, n_mels=80, fmin=50, fmax=8000, htk=True, norm=None
-    )
+    fb = librosa.filters.mel(sr=SR, n_fft=400, n_mels=80, fmin=50, fmax=8000, htk=True, norm=None)
     np.testing.assert_allclose(mel_filterbank(), fb, atol=1e-7)
     y = clip(1.3)
     power = librosa.feature.melspectrogram(
@@ -161,9 +142,7 @@ def test_mel_frontend_matches_librosa() -> None:
         (10, 1001, 199, 6, 300, 49, 251),
     ],
 )
-def test_frame_window_drop_arithmetic(
-    seconds, frames, pad, n_windows, n_rows, n_dropped, n_kept
-) -> None:
+def test_frame_window_drop_arithmetic(seconds, frames, pad, n_windows, n_rows, n_dropped, n_kept) -> None:
     n = seconds * SR
     assert n_frames(n) == 1 + n // 160 == frames
     assert LogMel()(torch.zeros(n)).shape == (frames, 80)
@@ -174,9 +153,7 @@ def test_frame_window_drop_arithmetic(
     model = AudioMamba(CONFIGS["tiny"])
     windows, plan2 = model.windows(torch.from_numpy(clip(seconds)))
     assert plan2 == plan and windows.shape == (n_windows, 1, 200, 80)
-    assert torch.all(
-        windows.reshape(-1, 80)[frames:] == 0
-    )  # zero frames after normalisation
+    assert torch.all(windows.reshape(-1, 80)[frames:] == 0)  # zero frames after normalisation
 
 
 def test_window_plan_multiple_of_200_adds_a_full_window() -> None:
@@ -187,16 +164,12 @@ def test_window_plan_multiple_of_200_adds_a_full_window() -> None:
 def test_rearrange_quirk_against_hand_built_index() -> None:
     n_time, n_freq, dim = 50, 5, 3
     # token n (time-major: n = t * 5 + f) carries its own index in every channel
-    tokens = torch.arange(n_time * n_freq, dtype=torch.float32)[None, :, None].repeat(
-        2, 1, dim
-    )
+    tokens = torch.arange(n_time * n_freq, dtype=torch.float32)[None, :, None].repeat(2, 1, dim)
     rows = quirk_rows(tokens, n_freq)
     assert rows.shape == (2, n_time, n_freq * dim)
     expected = torch.empty(n_time, n_freq * dim)
     for r in range(n_time):
-        for k in range(
-            n_freq
-        ):  # 'b (f t) d -> b t (f d)': slot k of row r reads token k * 50 + r
+        for k in range(n_freq):  # 'b (f t) d -> b t (f d)': slot k of row r reads token k * 50 + r
             expected[r, k * dim : (k + 1) * dim] = k * n_time + r
     assert torch.equal(rows[0], expected) and torch.equal(rows[1], expected)
     # the documented consequence: slot k averages time patches 10k..10k+9 over all 5 bands
@@ -243,9 +216,7 @@ def test_batch_equals_single_clips(tiny) -> None:
     np.testing.assert_allclose(batch, single, rtol=1e-5, atol=1e-5)
     tiny.max_windows = 2  # windows split over several forward passes: same result
     try:
-        np.testing.assert_allclose(
-            tiny.embed_batch(waves, SR), batch, rtol=1e-5, atol=1e-5
-        )
+        np.testing.assert_allclose(tiny.embed_batch(waves, SR), batch, rtol=1e-5, atol=1e-5)
     finally:
         tiny.max_windows = adapter.MAX_WINDOWS_PER_FORWARD
 
@@ -274,13 +245,9 @@ def test_silence_and_very_short_clips(tiny) -> None:
 
 
 def test_device_and_autocast_arguments() -> None:
-    assert backbones.load(
-        "audio-mamba-tiny", random_init=True, device="cpu"
-    ).device == torch.device("cpu")
+    assert backbones.load("audio-mamba-tiny", random_init=True, device="cpu").device == torch.device("cpu")
     with pytest.raises(ValueError, match="CUDA"):
-        adapter.load_audio_mamba(
-            "tiny", random_init=True, device="cpu", autocast_dtype=torch.float16
-        )
+        adapter.load_audio_mamba("tiny", random_init=True, device="cpu", autocast_dtype=torch.float16)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -288,13 +255,7 @@ def test_cuda_matches_cpu_and_autocast_is_close(tiny) -> None:
     wave = clip(2.0)
     gpu = backbones.load("audio-mamba-tiny", random_init=True, device="cuda")
     assert next(gpu.model.parameters()).is_cuda
-    np.testing.assert_allclose(
-        gpu.embed(wave, SR), tiny.embed(wave, SR), rtol=1e-3, atol=1e-3
-    )
-    half = adapter.load_audio_mamba(
-        "tiny", random_init=True, device="cuda", autocast_dtype=torch.float16
-    )
-    rel = np.linalg.norm(half.embed(wave, SR) - tiny.embed(wave, SR)) / np.linalg.norm(
-        tiny.embed(wave, SR)
-    )
+    np.testing.assert_allclose(gpu.embed(wave, SR), tiny.embed(wave, SR), rtol=1e-3, atol=1e-3)
+    half = adapter.load_audio_mamba("tiny", random_init=True, device="cuda", autocast_dtype=torch.float16)
+    rel = np.linalg.norm(half.embed(wave, SR) - tiny.embed(wave, SR)) / np.linalg.norm(tiny.embed(wave, SR))
     assert rel < 2e-2 and math.isfinite(rel)

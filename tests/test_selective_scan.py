@@ -41,19 +41,14 @@ def naive_scan(u, delta, A, B, C, D, z):
     h = torch.zeros(u.shape[1], A.shape[0], A.shape[1], dtype=torch.float64)
     ys = []
     for t in range(u.shape[0]):
-        h = (
-            torch.exp(delta[t, :, :, None] * A) * h
-            + (delta[t] * u[t])[:, :, None] * B[t, :, None, :]
-        )
+        h = torch.exp(delta[t, :, :, None] * A) * h + (delta[t] * u[t])[:, :, None] * B[t, :, None, :]
         ys.append((h * C[t, :, None, :]).sum(-1) + D * u[t])
     return torch.stack(ys) * torch.nn.functional.silu(z)
 
 
 def scan_inputs(L=37, batch=2, E=20, N=6, seed=0):
     g = torch.Generator().manual_seed(seed)
-    A = -torch.exp(
-        torch.randn(E, N, generator=g) + 1
-    )  # wide range of decays, some very fast
+    A = -torch.exp(torch.randn(E, N, generator=g) + 1)  # wide range of decays, some very fast
     delta = torch.nn.functional.softplus(torch.randn(L, batch, E, generator=g) * 2)
     u, z = torch.randn(L, batch, E, generator=g), torch.randn(L, batch, E, generator=g)
     B, C = torch.randn(L, batch, N, generator=g), torch.randn(L, batch, N, generator=g)
@@ -109,14 +104,11 @@ def test_mixer_matches_transformers_slow_path() -> None:
     ref.load_state_dict(mixer.state_dict(), strict=True)
     x = torch.randn(2, 60, cfg.dim)
     with torch.no_grad():
-        torch.testing.assert_close(
-            mixer(x.transpose(0, 1)).transpose(0, 1), ref(x), rtol=1e-4, atol=1e-5
-        )
+        torch.testing.assert_close(mixer(x.transpose(0, 1)).transpose(0, 1), ref(x), rtol=1e-4, atol=1e-5)
 
 
 cuda_kernels = pytest.mark.skipif(
-    not torch.cuda.is_available()
-    or not __import__("importlib").util.find_spec("mamba_ssm"),
+    not torch.cuda.is_available() or not __import__("importlib").util.find_spec("mamba_ssm"),
     reason="needs CUDA and mamba-ssm",
 )
 

@@ -58,6 +58,7 @@ def load(name: str, *, random_init: bool = False, device: str | torch.device | N
 from . import audio_mamba as _audio_mamba  # noqa: E402,F401
 from . import hf as _hf  # noqa: E402,F401
 from . import offline as _offline  # noqa: E402,F401
+from . import whisper as _whisper  # noqa: E402,F401
 
 __all__ = [
     "FAMILIES",

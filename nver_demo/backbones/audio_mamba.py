@@ -63,9 +63,7 @@ class AudioMambaBackbone(Backbone):
         autocast_dtype: torch.dtype | None = None,
         max_windows: int = MAX_WINDOWS_PER_FORWARD,
     ) -> None:
-        if autocast_dtype is not None and (
-            device.type != "cuda" or autocast_dtype not in AUTOCAST_DTYPES
-        ):
+        if autocast_dtype is not None and (device.type != "cuda" or autocast_dtype not in AUTOCAST_DTYPES):
             raise ValueError(
                 f"autocast_dtype must be one of {AUTOCAST_DTYPES} on CUDA, got {autocast_dtype} on {device}"
             )
@@ -77,10 +75,7 @@ class AudioMambaBackbone(Backbone):
         self.model = model.eval().requires_grad_(False).to(device)
 
     def _embed_prepared(self, waves: list[np.ndarray]) -> np.ndarray:
-        clips = [
-            torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).to(self.device)
-            for w in waves
-        ]
+        clips = [torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).to(self.device) for w in waves]
         amp = (
             torch.autocast(device_type="cuda", dtype=self.autocast_dtype)
             if self.autocast_dtype is not None
@@ -134,9 +129,7 @@ def resolve_weights(size: str) -> Path:
 
         revision = os.environ.get(ENV_REVISION)
         try:
-            return Path(
-                hf_hub_download(repo_id=repo, filename=fname, revision=revision)
-            )
+            return Path(hf_hub_download(repo_id=repo, filename=fname, revision=revision))
         except (EntryNotFoundError, HfHubHTTPError, HFValidationError, OSError) as e:
             # OSError covers offline mode, connection errors and a missing local cache entry.
             looked.append(
@@ -167,9 +160,7 @@ def load_audio_mamba(
             encoder = AudioMambaEncoder(cfg)
     else:
         encoder = load_safetensors(resolve_weights(size), size)
-    return AudioMambaBackbone(
-        AudioMamba(cfg, encoder), torch.device(device), autocast_dtype=autocast_dtype
-    )
+    return AudioMambaBackbone(AudioMamba(cfg, encoder), torch.device(device), autocast_dtype=autocast_dtype)
 
 
 def _register(size: str) -> None:

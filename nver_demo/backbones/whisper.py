@@ -102,7 +102,9 @@ def _from_ct2(buf: bytes, variant: WhisperVariant, where: str) -> WhisperEncoder
     sd, sizes = ct2.whisper_encoder_state_dict(variables)
     cfg = WhisperEncoderConfig(sizes["d_model"], sizes["layers"], sizes["heads"], sizes["n_mels"])
     if cfg != variant.config:
-        raise WeightsUnavailable(f"{where} holds a Whisper encoder of sizes {sizes}, not Whisper {variant.size}")
+        raise WeightsUnavailable(
+            f"{where} holds a Whisper encoder of sizes {sizes}, not Whisper {variant.size}"
+        )
     enc = WhisperEncoder(cfg)
     enc.load_state_dict(sd, strict=True)
     return enc

@@ -76,9 +76,7 @@ def config_for(size: str) -> AudioMambaConfig:
     try:
         return CONFIGS[size]
     except KeyError:
-        raise ValueError(
-            f"Unknown Audio-MAMBA size {size!r}; valid: {', '.join(CONFIGS)}"
-        ) from None
+        raise ValueError(f"Unknown Audio-MAMBA size {size!r}; valid: {', '.join(CONFIGS)}") from None
 
 
 def encoder_param_count(cfg: AudioMambaConfig) -> int:
@@ -139,14 +137,10 @@ class MambaMixer(nn.Module):
         E, N, R = cfg.d_inner, cfg.d_state, cfg.dt_rank
         self.d_inner, self.d_state, self.dt_rank = E, N, R
         self.in_proj = nn.Linear(cfg.dim, 2 * E, bias=False)
-        self.conv1d = nn.Conv1d(
-            E, E, cfg.d_conv, groups=E, padding=cfg.d_conv - 1, bias=True
-        )
+        self.conv1d = nn.Conv1d(E, E, cfg.d_conv, groups=E, padding=cfg.d_conv - 1, bias=True)
         self.x_proj = nn.Linear(E, R + 2 * N, bias=False)
         self.dt_proj = nn.Linear(R, E, bias=True)
-        self.A_log = nn.Parameter(
-            torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1)
-        )
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))
         self.D = nn.Parameter(torch.ones(E))
         self.out_proj = nn.Linear(E, cfg.dim, bias=False)
         self._init_dt(dt_min=1e-3, dt_max=0.1)
@@ -155,10 +149,7 @@ class MambaMixer(nn.Module):
     def _init_dt(self, dt_min: float, dt_max: float) -> None:
         # Mamba's own init, so random-init models see realistic step sizes: dt in [dt_min, dt_max].
         nn.init.uniform_(self.dt_proj.weight, -(self.dt_rank**-0.5), self.dt_rank**-0.5)
-        dt = torch.exp(
-            torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min))
-            + math.log(dt_min)
-        )
+        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -38,9 +38,7 @@ class WindowPlan:
         return self.n_rows - self.n_dropped
 
 
-def window_plan(
-    n_frames: int, window: int = 200, rows_per_window: int = 50
-) -> WindowPlan:
+def window_plan(n_frames: int, window: int = 200, rows_per_window: int = 50) -> WindowPlan:
     """Official padding / windowing / tail-drop arithmetic for one clip.
 
     >>> window_plan(201)  # a 2 s clip
@@ -68,19 +66,13 @@ def quirk_rows(tokens: torch.Tensor, n_freq: int) -> torch.Tensor:
     """
     batch, n_tokens, dim = tokens.shape
     n_time = n_tokens // n_freq
-    return (
-        tokens.reshape(batch, n_freq, n_time, dim)
-        .transpose(1, 2)
-        .reshape(batch, n_time, n_freq * dim)
-    )
+    return tokens.reshape(batch, n_freq, n_time, dim).transpose(1, 2).reshape(batch, n_time, n_freq * dim)
 
 
 class AudioMamba(nn.Module):
     """Front-end + encoder: 16 kHz clips -> official Audio-MAMBA clip embeddings (5 x D)."""
 
-    def __init__(
-        self, cfg: AudioMambaConfig, encoder: AudioMambaEncoder | None = None
-    ) -> None:
+    def __init__(self, cfg: AudioMambaConfig, encoder: AudioMambaEncoder | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.frontend = LogMel()
@@ -91,9 +83,7 @@ class AudioMamba(nn.Module):
         mel = self.frontend(wave)  # (T, 80)
         plan = window_plan(mel.shape[0], self.cfg.window_frames, self.cfg.grid[0])
         mel = nn.functional.pad(mel, (0, 0, 0, plan.pad))  # zeros after normalisation
-        return mel.view(
-            plan.n_windows, 1, self.cfg.window_frames, self.cfg.n_mels
-        ), plan
+        return mel.view(plan.n_windows, 1, self.cfg.window_frames, self.cfg.n_mels), plan
 
     def forward(
         self, waves: Sequence[torch.Tensor], max_windows: int = MAX_WINDOWS_PER_FORWARD
@@ -127,9 +117,7 @@ class AudioMamba(nn.Module):
         sums = windows.new_zeros(len(keep), self.cfg.embed_dim)
         encoded = torch.nonzero(keep_t > 0).squeeze(1)
         for part, idx in zip(windows.split(max_windows), encoded.split(max_windows)):
-            rows = quirk_rows(
-                self.encoder(part), self.cfg.grid[1]
-            ).float()  # (w, 50, 5D)
+            rows = quirk_rows(self.encoder(part), self.cfg.grid[1]).float()  # (w, 50, 5D)
             mask = torch.arange(n_rows, device=device) < keep_t[idx, None]  # (w, 50)
             sums[idx] = (rows * mask[..., None]).sum(dim=1)
         out, start = [], 0

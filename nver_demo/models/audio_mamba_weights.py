@@ -39,13 +39,9 @@ def encoder_state(official: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
         if key == "mask_token" or key.startswith("pred."):
             continue
         if not isinstance(value, torch.Tensor):
-            raise TypeError(
-                f"Entry {key!r} of the checkpoint is a {type(value).__name__}, not a tensor"
-            )
+            raise TypeError(f"Entry {key!r} of the checkpoint is a {type(value).__name__}, not a tensor")
         value = value.detach().to("cpu")
-        state[key] = (
-            (value.float() if value.is_floating_point() else value).contiguous().clone()
-        )
+        state[key] = (value.float() if value.is_floating_point() else value).contiguous().clone()
     return state
 
 
@@ -54,19 +50,13 @@ def size_of(state: Mapping[str, torch.Tensor]) -> str:
     try:
         dim = int(state["patch_embed.proj.weight"].shape[0])
     except KeyError:
-        raise ValueError(
-            "Not an Audio-MAMBA state dict: no 'patch_embed.proj.weight' entry"
-        ) from None
+        raise ValueError("Not an Audio-MAMBA state dict: no 'patch_embed.proj.weight' entry") from None
     if dim not in _SIZE_BY_DIM:
-        raise ValueError(
-            f"Embedding width {dim} matches no Audio-MAMBA size ({_SIZE_BY_DIM})"
-        )
+        raise ValueError(f"Embedding width {dim} matches no Audio-MAMBA size ({_SIZE_BY_DIM})")
     return _SIZE_BY_DIM[dim]
 
 
-def load_encoder(
-    state: Mapping[str, torch.Tensor], size: str | None = None
-) -> AudioMambaEncoder:
+def load_encoder(state: Mapping[str, torch.Tensor], size: str | None = None) -> AudioMambaEncoder:
     """Build the encoder for ``size`` (inferred when None) and load ``state`` with ``strict=True``."""
     inferred = size_of(state)
     if size is not None and size != inferred:
@@ -75,9 +65,7 @@ def load_encoder(
     try:
         encoder.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise ValueError(
-            f"Weights do not match the Audio-MAMBA {inferred} architecture: {e}"
-        ) from e
+        raise ValueError(f"Weights do not match the Audio-MAMBA {inferred} architecture: {e}") from e
     return encoder
 
 
@@ -115,9 +103,7 @@ def load_safetensors(path: str | Path, size: str | None = None) -> AudioMambaEnc
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if meta.get("architecture", ARCHITECTURE) != ARCHITECTURE:
-        raise ValueError(
-            f"{path} holds {meta['architecture']!r} weights, not {ARCHITECTURE!r}"
-        )
+        raise ValueError(f"{path} holds {meta['architecture']!r} weights, not {ARCHITECTURE!r}")
     if size is not None and meta.get("size", size) != size:
         raise ValueError(f"{path} holds Audio-MAMBA {meta['size']} weights, not {size}")
     encoder = load_encoder(load_file(str(path)), size)

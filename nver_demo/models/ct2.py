@@ -100,7 +100,10 @@ def whisper_encoder_state_dict(variables: dict[str, np.ndarray]) -> tuple[dict[s
                 sd[dst + f"self_attn.{p}_proj.bias"] = qkv_b[j * d : (j + 1) * d]
         sd[dst + "self_attn.out_proj.weight"] = _weight(v, src + "self_attention/linear_1/weight")
         sd[dst + "self_attn.out_proj.bias"] = _weight(v, src + "self_attention/linear_1/bias")
-        for norm, name in (("self_attention/layer_norm", "self_attn_layer_norm"), ("ffn/layer_norm", "final_layer_norm")):
+        for norm, name in (
+            ("self_attention/layer_norm", "self_attn_layer_norm"),
+            ("ffn/layer_norm", "final_layer_norm"),
+        ):
             sd[dst + f"{name}.weight"] = _weight(v, src + f"{norm}/gamma")
             sd[dst + f"{name}.bias"] = _weight(v, src + f"{norm}/beta")
         for k, name in (("0", "fc1"), ("1", "fc2")):
@@ -108,6 +111,10 @@ def whisper_encoder_state_dict(variables: dict[str, np.ndarray]) -> tuple[dict[s
             sd[dst + f"{name}.bias"] = _weight(v, src + f"ffn/linear_{k}/bias")
     sd["layer_norm.weight"] = _weight(v, "encoder/layer_norm/gamma")
     sd["layer_norm.bias"] = _weight(v, "encoder/layer_norm/beta")
-    heads = int(np.asarray(v["encoder/num_heads"]).reshape(-1)[0]) if "encoder/num_heads" in v else max(1, d // 64)
+    heads = (
+        int(np.asarray(v["encoder/num_heads"]).reshape(-1)[0])
+        if "encoder/num_heads" in v
+        else max(1, d // 64)
+    )
     sizes = {"d_model": d, "layers": layers, "heads": heads, "n_mels": v["encoder/conv1/weight"].shape[1]}
     return sd, sizes

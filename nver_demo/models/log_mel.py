@@ -82,12 +82,8 @@ class LogMel(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer(
-            "window", torch.hann_window(N_FFT, periodic=True), persistent=False
-        )
-        self.register_buffer(
-            "mel_fb", torch.from_numpy(mel_filterbank().copy()), persistent=False
-        )
+        self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
+        self.register_buffer("mel_fb", torch.from_numpy(mel_filterbank().copy()), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """Log-mel spectrogram of one clip.
@@ -104,9 +100,7 @@ class LogMel(torch.nn.Module):
             gives zeros, not NaN.
         """
         if wave.ndim != 1:
-            raise ValueError(
-                f"LogMel expects one mono clip of shape (n_samples,), got {tuple(wave.shape)}"
-            )
+            raise ValueError(f"LogMel expects one mono clip of shape (n_samples,), got {tuple(wave.shape)}")
         wave = wave.to(self.window.device, torch.float32)
         frames = n_frames(wave.shape[0])
         min_len = N_FFT // 2 + 1  # reflect padding needs more samples than it pads

@@ -84,18 +84,12 @@ def selective_scan(
     Tensor, (L, batch, E), float32
     """
     if backend not in BACKENDS:
-        raise ValueError(
-            f"Unknown selective-scan backend {backend!r}; valid: {', '.join(BACKENDS)}"
-        )
-    if torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z)
-    ):
+        raise ValueError(f"Unknown selective-scan backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z)):
         raise RuntimeError(
             "selective_scan is inference-only (in-place updates); run it under torch.no_grad()."
         )
-    if backend == "mamba_ssm" or (
-        backend == "auto" and u.is_cuda and mamba_ssm_scan_fn() is not None
-    ):
+    if backend == "mamba_ssm" or (backend == "auto" and u.is_cuda and mamba_ssm_scan_fn() is not None):
         return _scan_mamba_ssm(u, delta, A, B, C, D, z)
     with torch.autocast(u.device.type, enabled=False):  # the recurrence runs in float32
         return _scan_torch(u, delta, A, B, C, D, z, chunk=chunk)
@@ -179,9 +173,7 @@ def _scan_mamba_ssm(
 ) -> torch.Tensor:
     fn = mamba_ssm_scan_fn()
     if fn is None or not u.is_cuda:
-        raise RuntimeError(
-            "backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors."
-        )
+        raise RuntimeError("backend='mamba_ssm' needs the mamba-ssm package and CUDA tensors.")
 
     def channel_major(
         t: torch.Tensor,
@@ -202,9 +194,7 @@ def _scan_mamba_ssm(
     return y.permute(2, 0, 1).float().contiguous()
 
 
-def causal_depthwise_conv(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
-) -> torch.Tensor:
+def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """Causal depthwise 1-D convolution along time, then SiLU (Mamba's short conv).
 
     Same result as ``Conv1d(E, E, K, groups=E, padding=K-1)`` truncated to the first L outputs.
@@ -232,11 +222,7 @@ def causal_depthwise_conv(
         return out.permute(2, 0, 1).contiguous()
     w = weight[:, 0].to(torch.promote_types(x.dtype, weight.dtype))  # (E, K)
     # out_t = bias + sum_k w_k * x_{t-K+1+k}: K shifted multiply-adds, no padding copy.
-    out = (
-        x * w[:, K - 1]
-        if bias is None
-        else torch.addcmul(bias.to(w.dtype), x, w[:, K - 1])
-    )
+    out = x * w[:, K - 1] if bias is None else torch.addcmul(bias.to(w.dtype), x, w[:, K - 1])
     for k in range(K - 1):
         shift = K - 1 - k
         if shift < x.shape[0]:

@@ -126,7 +126,9 @@ class WhisperEncoder(nn.Module):
             raise ValueError(f"upto must be in 0..{self.config.layers}, got {upto}")
         x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
         if x.shape[1] > self.config.max_positions:
-            raise ValueError(f"At most {self.config.max_positions * 2} mel frames (30 s), got {mel.shape[-1]}")
+            raise ValueError(
+                f"At most {self.config.max_positions * 2} mel frames (30 s), got {mel.shape[-1]}"
+            )
         x = x + self.embed_positions.weight[: x.shape[1]]
         states = [x]
         for i in range(upto):
