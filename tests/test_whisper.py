@@ -144,7 +144,7 @@ def test_backbone_from_ct2_folder_in_env_var(tmp_path, monkeypatch):
 
 def test_missing_weights_message(monkeypatch):
     variant = whisper.WhisperVariant(
-        "whisper-test", "base", 1, "openai/not-here", (("no_such_pkg", "x"),), "pkg==1"
+        "whisper-test", "base", (1,), "openai/not-here", (("no_such_pkg", "x"),), "pkg==1"
     )
     monkeypatch.delenv(variant.env_var, raising=False)
     with pytest.raises(backbones.WeightsUnavailable) as err:
