@@ -33,7 +33,10 @@ def checkpoints(tiny_dataset: Path, tiny_checkpoint: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(tiny_checkpoint, root / "reno-tiny", dirs_exist_ok=True)
     feats = experiment.load_features(
-        datasets.read_csv(tiny_dataset), ["logmel-stats"], cache.EmbeddingCache(root / "_cache"), progress=False
+        datasets.read_csv(tiny_dataset),
+        ["logmel-stats"],
+        cache.EmbeddingCache(root / "_cache"),
+        progress=False,
     )
     config = train.TrainConfig(epochs=4, seed=0)
     cv = train.cross_validate("cnn", feats.xs, feats.y, feats.n_classes, feats.groups, config, n_splits=3)

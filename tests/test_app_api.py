@@ -10,7 +10,13 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from nver_demo import catalog, checkpoint, service
-from tests.app_server import HUB_MODEL, REAL_CLIP, app_checkpoints, app_url, client  # noqa: F401
+from tests import app_server
+from tests.app_server import HUB_MODEL, REAL_CLIP
+
+# Session fixtures shared by the app test modules (built and launched once per session).
+app_checkpoints = app_server.app_checkpoints
+app_url = app_server.app_url
+client = app_server.client
 
 
 def test_analyze_with_only_the_audio_uses_the_defaults(client):
@@ -32,7 +38,11 @@ def test_analyze_umap_and_a_backbone_view(client):
         handle_file(str(REAL_CLIP)), "cnn-logmel-stats", "UMAP", "backbone1", api_name="/analyze"
     )
     assert details["model"] == "cnn-logmel-stats"
-    assert details["map"] == {"method": "umap", "view": "logmel-stats", "neighbours": details["map"]["neighbours"]}
+    assert details["map"] == {
+        "method": "umap",
+        "view": "logmel-stats",
+        "neighbours": details["map"]["neighbours"],
+    }
 
 
 def test_compare_with_only_the_audio(client):
@@ -56,7 +66,9 @@ def test_a_model_without_weights_says_how_to_get_them(client):
 
 
 def test_an_untrained_combination_gives_the_training_command(client):
-    with pytest.raises(AppError, match="python -m nver_demo train --head concat --backbones logmel-stats egemaps"):
+    with pytest.raises(
+        AppError, match="python -m nver_demo train --head concat --backbones logmel-stats egemaps"
+    ):
         client.predict(handle_file(str(REAL_CLIP)), "concat-logmel-stats+egemaps", api_name="/analyze")
 
 
@@ -71,7 +83,9 @@ def test_compare_runs_each_backbone_once(app_checkpoints, monkeypatch):
 
     calls = []
     original = Backbone.embed_batch
-    monkeypatch.setattr(Backbone, "embed_batch", lambda self, w, sr: calls.append(self.name) or original(self, w, sr))
+    monkeypatch.setattr(
+        Backbone, "embed_batch", lambda self, w, sr: calls.append(self.name) or original(self, w, sr)
+    )
     infos = catalog.models(app_checkpoints, hub=False)
     models = [m.name for m in infos if not m.needs_hub]
     wave, sr = np.sin(np.arange(16000) / 8).astype(np.float32) * 0.3, 16000

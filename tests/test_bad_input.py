@@ -12,7 +12,14 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from tests.app_server import REAL_CLIP, app_checkpoints, app_url, burst, client, write  # noqa: F401
+from tests import app_server
+from tests.app_server import REAL_CLIP, burst, write
+
+# Session fixtures shared by the app test modules (built and launched once per session).
+app_checkpoints = app_server.app_checkpoints
+app_url = app_server.app_url
+client = app_server.client
+
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 
@@ -79,7 +86,11 @@ def test_nothing_recorded_or_uploaded(client):
 
 
 PCM = {
-    "stereo 48 kHz int16": (lambda: np.stack([burst(1.0, 48000), burst(1.0, 48000, seed=1)], 1), 48000, "PCM_16"),
+    "stereo 48 kHz int16": (
+        lambda: np.stack([burst(1.0, 48000), burst(1.0, 48000, seed=1)], 1),
+        48000,
+        "PCM_16",
+    ),
     "24-bit": (lambda: burst(1.0, 44100), 44100, "PCM_24"),
     "32-bit int": (lambda: burst(1.0, 22050), 22050, "PCM_32"),
     "8-bit": (lambda: burst(1.0, 8000), 8000, "PCM_U8"),
@@ -106,8 +117,15 @@ def test_ten_minute_file_analyses_the_first_ten_seconds(client, tmp_path):
     assert any("10:00 min long" in w for w in details["warnings"])
 
 
-@pytest.mark.parametrize(("fmt", "ext", "subtype"), [("FLAC", "flac", None), ("OGG", "ogg", "VORBIS"),
-                                                     ("OGG", "opus", "OPUS"), ("MP3", "mp3", None)])  # fmt: skip
+SOUNDFILE_FORMATS = [
+    ("FLAC", "flac", None),
+    ("OGG", "ogg", "VORBIS"),
+    ("OGG", "opus", "OPUS"),
+    ("MP3", "mp3", None),
+]
+
+
+@pytest.mark.parametrize(("fmt", "ext", "subtype"), SOUNDFILE_FORMATS)
 def test_soundfile_formats(client, tmp_path, fmt, ext, subtype):
     details = analyze(client, write(tmp_path / f"clip.{ext}", burst(1.0, 48000), 48000, subtype, fmt))
     assert details["label"] and details["clip"]["format"] in {ext, "ogg"}

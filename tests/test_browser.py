@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import REAL_CLIP, app_checkpoints, app_url, burst, write  # noqa: F401
+from tests import app_server
+from tests.app_server import REAL_CLIP, burst, write
+
+# Session fixtures shared by the app test modules (built and launched once per session).
+app_checkpoints = app_server.app_checkpoints
+app_url = app_server.app_url
+
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,7 +37,9 @@ TIMEOUT_MS = 60_000
 def browser(tmp_path_factory):
     mic = write(tmp_path_factory.mktemp("mic") / "mic.wav", burst(2.0, 44100), 44100, subtype="PCM_16")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={mic}"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={mic}"]
+        )
         yield b
         b.close()
 
