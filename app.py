@@ -26,6 +26,9 @@ from nver_demo import audio, catalog, clips, paper, report, service  # noqa: E40
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "150mb"  # a 10-minute 48 kHz stereo WAV is 115 MB; only its start is decoded
+#: Analyze/Compare runs at once (shared): two, so one slow first download of Hub weights does
+#: not block every other visitor; more would only split two CPU cores further.
+MODEL_RUNS = 2
 THEME = gr.themes.Soft(primary_hue="orange", neutral_hue="slate")
 CSS = """
 .gradio-container {max-width: 1280px !important; margin: auto}
@@ -53,7 +56,7 @@ def _human_errors(fn):
         try:
             result = fn(*args)
         except (audio.AudioError, catalog.ModelUnavailable) as e:
-            raise gr.Error(str(e), title="Cannot analyse this", print_exception=False) from e
+            raise gr.Error(str(e), print_exception=False) from e
         for w in result.clip.warnings:
             gr.Warning(w)
         return result
@@ -115,7 +118,7 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
             clip = gr.Audio(
                 sources=["upload", "microphone"],
                 type="filepath",
-                label="1 · Record or upload a vocal burst",
+                label="1 · Upload a vocal burst, or record one (microphone icon below)",
                 elem_id="clip",
             )
             gr.Markdown(LONG_CLIPS, elem_classes="small-note")
@@ -131,6 +134,7 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                 value=h.default,
                 label="2 · Model",
                 allow_custom_value=True,
+                elem_id="model",
                 info="Offline-ready: runs anywhere. Needs Hub weights: backbones download on first use.",
             )
             described = catalog.describe(h.default, h.infos) if h.default else catalog.no_models_message()
@@ -154,7 +158,7 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
     with gr.Row(equal_height=False):
         bars = gr.Plot(label="All class probabilities (dashed line: chance)")
         with gr.Column():
-            emap = gr.Plot(label="Embedding map")
+            emap = gr.Plot(label="Embedding map", elem_id="map")
             with gr.Row():
                 method = gr.Radio(["PCA", "UMAP"], value="PCA", label="map method")
                 views = service.view_choices(info.backbones if info else [])
@@ -165,7 +169,7 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
     state = gr.State(None)
 
     ins, outs = [clip, model, method, view], [top, bars, emap, summary, details, state]
-    limits = {"concurrency_id": "models", "concurrency_limit": 1}
+    limits = {"concurrency_id": "models", "concurrency_limit": MODEL_RUNS}
     run.click(h.analyze, ins, outs, api_name="analyze", **limits)
     ex.load_input_event.then(h.analyze, ins, outs, api_visibility="private", **limits)
     for radio in (method, view):
@@ -206,7 +210,7 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
         [bars, table, md, details],
         api_name="compare",
         concurrency_id="models",
-        concurrency_limit=1,
+        concurrency_limit=MODEL_RUNS,
     )
 
 

@@ -73,9 +73,10 @@ def embedding_map(
     point_label: str,
     title: str = "",
     axis_name: str = "PC",
+    note: str = "",
 ) -> go.Figure:
     """Reference clips coloured by their label, the new clip as a star on top; hover shows
-    each reference clip's file and label."""
+    each reference clip's file and label; ``note`` (how the map was made) under the plot."""
     colours = label_colours(ref_labels)
     fig = go.Figure()
     labels = np.asarray(ref_labels)
@@ -94,13 +95,32 @@ def embedding_map(
     ))  # fmt: skip
     fig.update_xaxes(title=f"{axis_name} 1", showticklabels=False, gridcolor="#eee", zeroline=False)
     fig.update_yaxes(title=f"{axis_name} 2", showticklabels=False, gridcolor="#eee", zeroline=False)
+    if note:
+        fig.add_annotation(
+            text=_wrap_words(note, 95), showarrow=False, x=0, y=-0.1, xref="paper", yref="paper",
+            xanchor="left", yanchor="top", align="left", font={"size": 10, "color": "#666"},
+        )  # fmt: skip
     legend = {
         "font": {"size": 10},
         "itemsizing": "constant",
         "tracegroupgap": 0,
         "title": {"text": "true label"},
     }
-    return _layout(fig, 520, title={"text": title, "x": 0.01}, legend=legend)
+    _layout(fig, 560, title={"text": title, "x": 0.01, "font": {"size": 13}}, legend=legend)
+    fig.update_layout(margin={"b": 80})
+    return fig
+
+
+def _wrap_words(text: str, width: int) -> str:
+    """Plotly annotations do not wrap: break lines with <br> at word boundaries."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
 
 
 def compare_bars(

@@ -91,6 +91,8 @@ def analysis_markdown(a: Analysis) -> str:
     if a.map is not None:
         near = neighbour_summary(a.map.neighbours)
         lines.append(f"**Map:** its {len(a.map.neighbours)} nearest reference clips are {near}.")
+    elif a.map_note:
+        lines.append(f"**Map:** {a.map_note}")
     lines += [timings_line(a.timings, a.run.device), f"*{DISCLAIMER}*"]
     return "\n\n".join(lines)
 
@@ -133,8 +135,9 @@ def map_figure(data: MapData | None, note: str = "") -> go.Figure:
         data.ref_clips,
         data.point_xy,
         data.point_label,
-        title=f"{data.method.upper()} of {what}",
+        title=f"{data.method.upper()} of {what} · nearest: {neighbour_summary(data.neighbours)}",
         axis_name="PC" if data.method == "pca" else "UMAP",
+        note=data.note,
     )
 
 
@@ -194,8 +197,15 @@ def _num(v: float | None) -> float | str:
 
 def compare_markdown(c: Comparison) -> str:
     agree = c.agreement
-    if agree.n > 1 and agree.votes == agree.n:
+    if agree.n == 1:
+        verdict = f"### The model says {agree.majority}"
+    elif agree.votes == agree.n:
         verdict = f"### All {agree.n} models say {agree.majority}"
+    elif agree.votes == 1:
+        verdict = (
+            f"### No agreement: {agree.n} models, {agree.n} different top emotions\n"
+            f"Most probability in total: {agree.majority}."
+        )
     else:
         verdict = f"### {agree.votes} of {agree.n} models say {agree.majority}"
     ran = [k.removeprefix("embed ") for k in c.run.timings if k.startswith("embed ")]

@@ -152,15 +152,21 @@ def embedding_map(
     note = ""
     if method == "umap" and coords is None:
         method, note = "pca", "No UMAP layout stored for this view; showing PCA. "
-    m = projection.project(method, refs.views[view], point[None], coords)
+    ref_mat, point = refs.views[view], np.asarray(point, dtype=np.float64)
+    finite = np.isfinite(ref_mat).all(0) & np.isfinite(point)
+    if not finite.all():  # e.g. ComParE values beyond float16's range in stored references
+        bad = int((~finite).sum())
+        note += f"{bad} of {len(finite)} dimensions are not finite in the stored reference clips; left out. "
+        ref_mat, point = ref_mat[:, finite], point[finite]
+    m = projection.project(method, ref_mat, point[None], coords)
     labels = [predictor.labels[i] for i in refs.labels]
-    clips = refs.clips if len(refs.clips) == len(labels) else [""] * len(labels)
+    names = refs.clips if len(refs.clips) == len(labels) else [""] * len(labels)
     return MapData(
         method=m.method,
         view=view,
         ref_xy=m.refs,
         ref_labels=labels,
-        ref_clips=clips,
+        ref_clips=names,
         point_xy=m.points[0],
         point_label=pred.label,
         neighbours=[labels[i] for i in m.neighbours[0]],
@@ -342,4 +348,6 @@ def warm_up(choice: str | None, infos: list[catalog.ModelInfo]) -> float:
             remap(p, run.predictions[p.name], "pca", "fused")
     except Exception as e:  # a warm-up must never take the server down
         log.warning("warm-up of %s failed: %s: %s", choice, type(e).__name__, e)
+    else:
+        log.info("warm-up of %s done in %.1f s", choice, time.perf_counter() - t0)
     return time.perf_counter() - t0

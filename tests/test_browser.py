@@ -2,7 +2,7 @@
 
 Skipped cleanly where chromium or playwright is missing. Paths covered: upload -> Analyze ->
 label; fake microphone (chromium records a WAV file we made) -> Analyze -> label; an example
-click runs the analysis.
+click runs the analysis; a bad file shows its message in a toast.
 """
 
 from __future__ import annotations
@@ -84,3 +84,13 @@ def test_clicking_an_example_runs_the_analysis(page):
     page.get_by_text("Amusement", exact=True).first.click()
     page.locator("#summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
     assert "amusement_" in page.locator("#summary").inner_text()
+
+
+def test_a_text_file_gets_a_message_and_the_page_keeps_working(page, tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not a sound\n" * 20)
+    page.locator("#clip input[type=file]").set_input_files(str(bad))
+    page.locator("#analyze-btn").click()
+    toast = page.get_by_test_id("toast-body").first
+    toast.wait_for(timeout=TIMEOUT_MS)
+    assert "text file, not audio" in toast.inner_text()

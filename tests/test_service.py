@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from nver_demo import catalog, service
@@ -53,3 +54,17 @@ def test_remap_falls_back_to_an_existing_view(app_checkpoints):
 
 def test_warm_up_never_raises():
     assert service.warm_up("no-such-model", []) >= 0.0
+
+
+def test_map_survives_non_finite_reference_dimensions(app_checkpoints):
+    """float16 references overflow for large features (ComParE): the map leaves those out."""
+    p = service.get_predictor(str(app_checkpoints / "cnn-logmel-stats"))
+    refs = p.checkpoint.references
+    pred = p.predict_embeddings({"logmel-stats": refs.views["logmel-stats"][0]})
+    saved = refs.views["logmel-stats"].copy()
+    try:
+        refs.views["logmel-stats"][:5, 3] = np.inf
+        data = service.embedding_map(p, pred, "pca", "logmel-stats")
+        assert np.isfinite(data.ref_xy).all() and "1 of 128 dimensions" in data.note
+    finally:
+        refs.views["logmel-stats"] = saved
