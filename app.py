@@ -39,6 +39,7 @@ Record or upload a short **non-verbal** sound — a laugh, a sigh, a scream, a c
 30 emotions audio foundation models hear in it, two of them fused by the **RENO** head.
 *A research demo: expect mistakes.*"""
 LONG_CLIPS = (
+    "To record, click the **microphone** under the box. "
     f"Best on 0.5–2 s bursts · {clips.FORMATS} · up to {MAX_FILE_SIZE.upper()}. "
     f"Silence around recordings longer than {clips.TRIM_LONGER_THAN_S:g} s is trimmed, then at most the "
     f"first {clips.MAX_ANALYSIS_S:g} s of sound are analysed; the result says which part."
@@ -77,19 +78,19 @@ class Handlers:
         self._analysis = _human_errors(self._analysis)
         self._comparison = _human_errors(self._comparison)
 
-    def _analysis(self, path, model, method, view):
-        return service.analyze(path, model, self.infos, method.lower(), view, runner=self.runner)
+    def _analysis(self, clip, model, method, view):
+        return service.analyze(clip, model, self.infos, method.lower(), view, runner=self.runner)
 
-    def _comparison(self, path, models):
-        return service.compare(path, models, self.infos, runner=self.runner)
+    def _comparison(self, clip, models):
+        return service.compare(clip, models, self.infos, runner=self.runner)
 
-    def analyze(self, path, model, method, view):
-        a = self._analysis(path, model or self.default, method or "PCA", view or "fused")
+    def analyze(self, clip, model, method, view):
+        a = self._analysis(clip, model or self.default, method or "PCA", view or "fused")
         v = report.analysis_view(a)
         return v.label, v.bars, v.map, v.markdown, v.details, {"source": a.source, "pred": a.pred}
 
-    def compare(self, path, models):
-        v = report.comparison_view(self._comparison(path, models))
+    def compare(self, clip, models):
+        v = report.comparison_view(self._comparison(clip, models))
         return v.bars, v.rows, v.markdown, v.details
 
     def remap(self, state, method, view):
@@ -118,10 +119,9 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
             clip = gr.Audio(
                 sources=["upload", "microphone"],
                 type="filepath",
-                label="1 · Upload a vocal burst, or record one (microphone icon below)",
+                label="1 · Upload or record a vocal burst",
                 elem_id="clip",
             )
-            gr.Markdown(LONG_CLIPS, elem_classes="small-note")
             ex = gr.Examples(
                 [[str(e.path)] for e in examples],
                 inputs=[clip],
@@ -129,10 +129,13 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                 examples_per_page=8,
                 label="…or click a real vocal burst from EmoGator (Apache-2.0)",
             )
+            run = gr.Button("Analyze", variant="primary", size="lg", elem_id="analyze-btn")
+            gr.Markdown(LONG_CLIPS, elem_classes="small-note")
+        with gr.Column(scale=6):
             model = gr.Dropdown(
                 choices,
                 value=h.default,
-                label="2 · Model",
+                label="2 · Model (the default is a good start)",
                 allow_custom_value=True,
                 elem_id="model",
                 info="Offline-ready: runs anywhere. Needs Hub weights: backbones download on first use.",
@@ -151,12 +154,10 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                     b1 = gr.Dropdown(bbs, value=bbs[0][1] if bbs else None, label="backbone 1")
                     b2 = gr.Dropdown(bbs, value=bbs[-1][1] if bbs else None, label="backbone 2 (pairs)")
                 use = gr.Button("Use this combination", size="sm")
-            run = gr.Button("3 · Analyze", variant="primary", elem_id="analyze-btn")
-        with gr.Column(scale=6):
             top = gr.Label(num_top_classes=5, label="Top emotions", elem_id="top-label")
             summary = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary", elem_id="summary")
     with gr.Row(equal_height=False):
-        bars = gr.Plot(label="All class probabilities (dashed line: chance)")
+        bars = gr.Plot(label="Probabilities of all classes", elem_id="bars")
         with gr.Column():
             emap = gr.Plot(label="Embedding map", elem_id="map")
             with gr.Row():
@@ -198,7 +199,7 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
             )
             go = gr.Button("Compare", variant="primary")
         with gr.Column(scale=7):
-            md = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary")
+            md = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary", elem_id="compare-summary")
     table = gr.Dataframe(headers=report.COMPARE_HEADERS, label="Agreement", interactive=False, wrap=True)
     bars = gr.Plot(label="Probabilities per model (orange: that model's top emotion)")
     with gr.Accordion("Raw result (JSON)", open=False):

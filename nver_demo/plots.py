@@ -55,7 +55,11 @@ def probability_bars(probs: Mapping[str, float], chance: float | None = None, ti
         hovertemplate="%{y}: %{x:.1f} %<extra></extra>",
     ))  # fmt: skip
     if chance is not None:
-        _chance_line(fig, 100 * chance)
+        font = {"size": 10, "color": CHANCE_COLOUR}
+        label = f"chance {100 * chance:.1f} %"
+        _chance_line(
+            fig, 100 * chance, annotation_text=label, annotation_position="bottom right", annotation_font=font
+        )
     fig.update_xaxes(title="probability (%)", range=[0, max([*values, 1.0]) * 1.18], gridcolor="#eee")
     fig.update_yaxes(automargin=True)
     return _layout(fig, 70 + 19 * len(items), title={"text": title, "x": 0.01}, showlegend=False, bargap=0.25)

@@ -56,7 +56,10 @@ def page(browser, app_url):
 
 def _analyze_and_read_label(page) -> str:
     page.locator("#analyze-btn").click()
-    page.locator("#summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
+    result = page.locator("#summary").get_by_text("What ran")
+    result.or_(page.get_by_test_id("toast-body")).first.wait_for(timeout=TIMEOUT_MS)
+    toasts = page.get_by_test_id("toast-body").all_inner_texts()
+    assert result.is_visible(), f"no result; messages shown: {toasts}"
     return page.locator("#top-label").inner_text()
 
 
@@ -72,8 +75,10 @@ def test_record_with_the_microphone_then_analyze(page):
     clip = page.locator("#clip")
     clip.get_by_label("Record audio").click()
     clip.get_by_role("button", name="Record", exact=True).click()
-    page.wait_for_timeout(2000)
-    clip.get_by_role("button", name="Stop", exact=True).first.click()
+    stop = clip.get_by_role("button", name="Stop", exact=True).first
+    stop.wait_for(timeout=TIMEOUT_MS)  # recording has started
+    page.wait_for_timeout(2500)
+    stop.click()
     clip.get_by_label("Play", exact=True).wait_for(timeout=TIMEOUT_MS)
     label = _analyze_and_read_label(page)
     assert any(lab in label for lab in LABELS)

@@ -35,3 +35,19 @@ def test_timings_line_marks_the_slowest_stage():
     line = report.timings_line({"decode": 0.002, "embed ge2e": 1.5, "head": 0.01}, "cpu")
     assert "**embed ge2e 1.5 s**" in line and "decode 2 ms" in line and "`cpu`" in line
     assert report.timings_line({}, "cpu") == ""
+
+
+def test_compare_rows_show_the_papers_numbers_only_for_pairs_it_tested():
+    from nver_demo import catalog
+
+    def info(name, head, bbs):
+        return catalog.ModelInfo(name, name, head, tuple(bbs), ("x", "other"), {"accuracy_mean": 40.0})
+
+    infos = {
+        "a": info("a", "reno", ["wavlm-base", "audio-mamba-base"]),
+        "b": info("b", "reno", ["ge2e", "compare"]),
+    }
+    agree = service.agreement({"a": _pred("x"), "b": _pred("x")})
+    rows = {r[0]: r for r in report.compare_rows(agree, infos)}
+    assert rows["RENO · wavlm-base + audio-mamba-base"][-1] == "83.6 / 72.6 / 72.8"
+    assert rows["RENO · ge2e + compare"][-1] == "—" and rows["RENO · ge2e + compare"][5] == 40.0
