@@ -162,7 +162,8 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
             emap = gr.Plot(label="Embedding map", elem_id="map")
             with gr.Row():
                 method = gr.Radio(["PCA", "UMAP"], value="PCA", label="map method")
-                views = service.view_choices(info.backbones if info else [])
+                widest = max(catalog.head_inputs().values())  # API calls may name any view key
+                views = service.view_choices(info.backbones if info else [], pad_to=widest)
                 view = gr.Radio(views, value="fused", label="map of")
             gr.Markdown(MAP_NOTE, elem_classes="small-note")
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):

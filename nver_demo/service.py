@@ -121,11 +121,15 @@ def views(predictor: Predictor) -> list[str]:
     return sorted(refs.views, key=lambda v: (v != "fused", v))
 
 
-def view_choices(backbone_names: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+def view_choices(backbone_names: list[str] | tuple[str, ...], pad_to: int = 0) -> list[tuple[str, str]]:
     """(label, key) pairs for the map picker. Keys are stable whatever the model —
-    ``fused``, ``backbone1``, ``backbone2`` — so an API call never names a missing choice."""
+    ``fused``, ``backbone1``, ``backbone2`` — so an API call never names a missing choice;
+    ``pad_to`` adds keys up to that many backbones (a model without one falls back to fused)."""
     out = [("fused (the head's own features)", "fused")]
-    return out + [(f"{b} embedding", f"backbone{i}") for i, b in enumerate(backbone_names, start=1)]
+    out += [(f"{b} embedding", f"backbone{i}") for i, b in enumerate(backbone_names, start=1)]
+    return out + [
+        (f"backbone {i} (pairs only)", f"backbone{i}") for i in range(len(backbone_names) + 1, pad_to + 1)
+    ]
 
 
 def view_name(predictor: Predictor, key: str) -> str:

@@ -68,3 +68,8 @@ def test_map_survives_non_finite_reference_dimensions(app_checkpoints):
         assert np.isfinite(data.ref_xy).all() and "1 of 128 dimensions" in data.note
     finally:
         refs.views["logmel-stats"] = saved
+
+
+def test_view_choices_can_be_padded_for_a_stable_api():
+    assert [k for _, k in service.view_choices(["ge2e"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
+    assert [k for _, k in service.view_choices(["a", "b"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
