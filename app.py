@@ -34,6 +34,8 @@ CSS = """
 .gradio-container {max-width: 1280px !important; margin: auto}
 .small-note {font-size: 0.9em; opacity: 0.85}
 """
+#: How the app is launched (main() and the tests): look, upload limit, the example clips' folder.
+LAUNCH = {"theme": THEME, "css": CSS, "max_file_size": MAX_FILE_SIZE, "allowed_paths": [str(EXAMPLES)]}
 INTRO = """# What emotion is in this sound?
 Record or upload a short **non-verbal** sound — a laugh, a sigh, a scream, a cry, a moan — and see which of
 30 emotions audio foundation models hear in it, two of them fused by the **RENO** head.
@@ -122,11 +124,13 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                 label="1 · Upload or record a vocal burst",
                 elem_id="clip",
             )
-            ex = gr.Examples(
-                [[str(e.path)] for e in examples],
-                inputs=[clip],
-                example_labels=[e.label for e in examples],
-                examples_per_page=8,
+            # A Dataset, not gr.Examples: Examples probes every file with ffprobe at start-up (~1 s).
+            pick = gr.Dataset(
+                components=["textbox"],
+                samples=[[e.path.name] for e in examples],
+                sample_labels=[e.label for e in examples],
+                samples_per_page=8,
+                type="index",
                 label="…or click a real vocal burst from EmoGator (Apache-2.0)",
             )
             run = gr.Button("Analyze", variant="primary", size="lg", elem_id="analyze-btn")
@@ -173,7 +177,9 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
     ins, outs = [clip, model, method, view], [top, bars, emap, summary, details, state]
     limits = {"concurrency_id": "models", "concurrency_limit": MODEL_RUNS}
     run.click(h.analyze, ins, outs, api_name="analyze", **limits)
-    ex.load_input_event.then(h.analyze, ins, outs, api_visibility="private", **limits)
+    pick.click(lambda i: str(examples[i].path), pick, clip, api_visibility="private", queue=False).then(
+        h.analyze, ins, outs, api_visibility="private", **limits
+    )
     for radio in (method, view):
         radio.change(h.remap, [state, method, view], emap, api_visibility="private", show_progress="minimal")
     model.change(h.on_model, model, [model_md, view], api_visibility="private", queue=False)
@@ -289,7 +295,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     infos = catalog.models()
     demo = build_demo(infos)
-    demo.launch(theme=THEME, css=CSS, max_file_size=MAX_FILE_SIZE, prevent_thread_lock=True)
+    demo.launch(**LAUNCH, prevent_thread_lock=True)
     if not spaces_compat.on_zero_gpu():  # on ZeroGPU models may only run inside a GPU call
         default = catalog.default_model(infos)
         threading.Thread(target=service.warm_up, args=(default, infos), daemon=True).start()

@@ -54,9 +54,7 @@ def serve(ckpt_dir: Path) -> str:
     from nver_demo import catalog
 
     demo = app.build_demo(catalog.models(ckpt_dir, hub=False))
-    demo.launch(
-        prevent_thread_lock=True, quiet=True, theme=app.THEME, css=app.CSS, max_file_size=app.MAX_FILE_SIZE
-    )
+    demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH)
     return demo.local_url
 
 
