@@ -142,7 +142,8 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                 label="2 · Model (the default is a good start)",
                 allow_custom_value=True,
                 elem_id="model",
-                info="Offline-ready: runs anywhere. Needs Hub weights: backbones download on first use.",
+                info="Offline-ready: runs anywhere. Needs Hub weights: pretrained backbones are fetched on "
+                "first use (or read from a local copy).",
             )
             described = catalog.describe(h.default, h.infos) if h.default else catalog.no_models_message()
             model_md = gr.Markdown(described, elem_classes="small-note")

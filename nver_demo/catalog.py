@@ -266,9 +266,12 @@ def missing_message(head: str, names: list[str]) -> str:
 def weights_hint(backbone: str) -> str:
     """How to provide the weights of a Hub backbone."""
     s = backbones.spec(backbone)
-    where = f" (from {s.source})" if s.source else ""
-    env = f"; without Hub access, copy them to a folder and set `{s.env_var}` to it" if s.env_var else ""
-    return f"`{backbone}` needs its pretrained weights{where}: they download on first use{env}."
+    where = f" ({s.source})" if s.source else ""
+    env = f"; otherwise set `{s.env_var}` to a local copy" if s.env_var else ""
+    return (
+        f"`{backbone}` needs pretrained weights{where}: fetched from the Hugging Face Hub on first use "
+        f"where a copy exists{env}."
+    )
 
 
 def no_models_message() -> str:
@@ -323,7 +326,9 @@ def backbone_rows() -> list[list]:
     rows = []
     for name in backbones.available():
         s = backbones.spec(name)
-        params = f"{s.params_m:.1f} M" if s.params_m else "— (features)"
+        params = (
+            f"{s.params_m:.1f} M" if s.params_m else ("— (no weights)" if s.family == "features" else "—")
+        )
         where = "needs Hub weights" if s.needs_hub else "offline"
         rows.append([name, s.family, params, s.dim, where, s.description])
     return rows
