@@ -234,6 +234,7 @@ def _models_tab(h: Handlers) -> None:
         interactive=False,
         wrap=True,
         column_widths=["14%", "9%", "10%", "9%", "12%", "46%"],
+        max_height=1200,  # every backbone visible without scrolling inside the table
     )
     gr.Markdown(
         "### Heads\nSmall classifiers trained on the embeddings (sizes for 768-d inputs, 30 classes)."
@@ -255,6 +256,7 @@ def _models_tab(h: Handlers) -> None:
         interactive=False,
         wrap=True,
         column_widths=["34%", "12%", "11%", "11%", "6%", "8%", "9%", "9%"],
+        max_height=1200,
     )
     with_cm = [m for m in h.infos if m.cv.get("confusion")]
     if with_cm:
