@@ -145,19 +145,22 @@ def validate(wave: np.ndarray, sr: int) -> tuple[np.ndarray, ClipStats]:
     return x, st
 
 
-def load(path: str | Path) -> tuple[np.ndarray, int]:
+def load(path: str | Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Decode an audio file to (float32 samples [n] or [n, ch], sample rate).
 
     soundfile handles wav/flac/ogg/opus/mp3 without ffmpeg; other containers (webm, m4a/aac,
     ...) are decoded by ffmpeg when it is installed. Raises :class:`AudioError` naming the
-    format when nothing can decode the file.
+    format when nothing can decode the file. ``max_seconds`` decodes only the start of the
+    file (a long upload then costs neither the time nor the memory of decoding all of it).
     """
     import soundfile as sf
 
     path = Path(path)
     try:
-        data, sr = sf.read(path, dtype="float32", always_2d=False)
-        return data, int(sr)
+        with sf.SoundFile(path) as f:
+            frames = -1 if max_seconds is None else max(1, int(max_seconds * f.samplerate))
+            data = f.read(frames, dtype="float32", always_2d=False)
+            return data, int(f.samplerate)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
         first = e
     ext = path.suffix.lower().lstrip(".") or "unknown"
@@ -167,7 +170,7 @@ def load(path: str | Path) -> tuple[np.ndarray, int]:
             "and ffmpeg (needed for webm, m4a and other formats) is not installed."
         ) from first
     try:
-        return _ffmpeg_decode(path), FFMPEG_RATE
+        return _ffmpeg_decode(path, max_seconds=max_seconds), FFMPEG_RATE
     except AudioError as e:
         raise AudioError(f"Could not decode this '{ext}' file as audio: {e}") from first
 
@@ -176,8 +179,9 @@ def load(path: str | Path) -> tuple[np.ndarray, int]:
 FFMPEG_RATE = 48000
 
 
-def _ffmpeg_decode(path: Path, timeout_s: float = 60.0) -> np.ndarray:
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1",
+def _ffmpeg_decode(path: Path, timeout_s: float = 60.0, max_seconds: float | None = None) -> np.ndarray:
+    limit = [] if max_seconds is None else ["-t", f"{max_seconds:g}"]
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), *limit, "-vn", "-ac", "1",
            "-ar", str(FFMPEG_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)

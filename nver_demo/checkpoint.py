@@ -49,7 +49,7 @@ class References:
     def to_tensors(self) -> dict[str, torch.Tensor]:
         out = {"labels": torch.from_numpy(self.labels.astype(np.int64))}
         for name, mat in self.views.items():
-            out[f"view.{name}"] = torch.from_numpy(mat.astype(np.float16))
+            out[f"view.{name}"] = torch.from_numpy(mat.astype(np.float32))  # fp16 overflows on ComParE
         for name, xy in self.coords.items():
             out[f"coords.{name}"] = torch.from_numpy(xy.astype(np.float32))
         return out

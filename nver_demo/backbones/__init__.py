@@ -27,10 +27,13 @@ def register(spec: BackboneSpec) -> BackboneSpec:
 
 
 def available(family: str | None = None) -> list[str]:
-    """Public backbone names, optionally of one family, in registration order."""
+    """Public backbone names, optionally of one family: grouped by family (in FAMILIES order),
+    then in registration order."""
     if family is not None and family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; valid: {sorted(FAMILIES)}")
-    return [n for n, s in _REGISTRY.items() if family is None or s.family == family]
+    order = list(FAMILIES)
+    names = sorted(_REGISTRY, key=lambda n: order.index(_REGISTRY[n].family))  # stable sort
+    return [n for n in names if family is None or _REGISTRY[n].family == family]
 
 
 def spec(name: str) -> BackboneSpec:
@@ -51,7 +54,8 @@ def load(name: str, *, random_init: bool = False, device: str | torch.device | N
     return s.loader(random_init=random_init, device=pick_device(device))
 
 
-# Adapters register on import. Order here is the order users see.
+# Adapters register on import; available() groups them by family (FAMILIES order).
+from . import audio_mamba as _audio_mamba  # noqa: E402,F401
 from . import hf as _hf  # noqa: E402,F401
 
 # isort: split
@@ -61,6 +65,7 @@ from . import languagebind as _languagebind  # noqa: E402,F401
 
 # isort: split
 from . import offline as _offline  # noqa: E402,F401
+from . import whisper as _whisper  # noqa: E402,F401
 
 __all__ = [
     "FAMILIES",

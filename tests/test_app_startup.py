@@ -1,0 +1,24 @@
+"""Start-up does no model work: importing the app and building the UI loads no weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.app_server import ROOT
+
+CHECK = """
+import app
+from nver_demo import catalog, predict, service
+demo = app.build_demo(catalog.models({ckpts!r}, hub=False))
+assert predict._cached_backbone.cache_info().currsize == 0, "a backbone was built at start-up"
+assert service.get_predictor.cache_info().currsize == 0, "a checkpoint head was loaded at start-up"
+assert "torch" in sys.modules  # registries need it; the weights are what stays lazy
+print("ok")
+"""
+
+
+def test_building_the_app_loads_no_model(tmp_path):
+    code = "import sys\n" + CHECK.format(ckpts=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -1,0 +1,89 @@
+"""The model catalogue: derived from registries and checkpoints, with how-to messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from nver_demo import backbones, catalog, heads
+from tests import app_server
+from tests.app_server import HUB_MODEL
+
+# Session fixtures shared by the app test modules (built and launched once per session).
+app_checkpoints = app_server.app_checkpoints
+
+
+@pytest.fixture(scope="module")
+def infos(app_checkpoints):
+    return catalog.models(app_checkpoints, hub=False)
+
+
+def test_models_are_ordered_offline_pairs_first(infos):
+    assert [m.name for m in infos] == ["reno-tiny", "cnn-logmel-stats", HUB_MODEL]
+    assert [m.group for m in infos] == [catalog.OFFLINE, catalog.OFFLINE, catalog.NEEDS_HUB]
+    assert infos[-1].needs_hub == ["wavlm-base"]
+
+
+def test_default_model_and_selection(infos):
+    assert catalog.default_model(infos) == "reno-tiny"
+    assert catalog.default_selection(infos) == ["reno-tiny", "cnn-logmel-stats"]  # no Hub model
+    assert catalog.default_model([]) is None and catalog.default_selection([]) == []
+
+
+def test_choice_labels_name_the_group_and_score(infos):
+    label = infos[0].choice_label()
+    assert label.startswith("Offline-ready · RENO · logmel-stats + egemaps") and "CV acc" in label
+
+
+def test_resolve_names_and_combinations_to_folders(infos, app_checkpoints):
+    assert catalog.resolve("reno-tiny", infos) == str(app_checkpoints / "reno-tiny")
+    assert catalog.resolve("reno-logmel-stats+egemaps", infos) == str(app_checkpoints / "reno-tiny")
+    assert catalog.resolve(str(app_checkpoints / "cnn-logmel-stats"), infos).endswith("cnn-logmel-stats")
+
+
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ("", "Pick a model"),
+        ("nonsense", "Unknown model 'nonsense'.*reno-tiny"),
+        ("concat-ge2e+egemaps", "python -m nver_demo train --head concat --backbones ge2e egemaps"),
+        ("reno-ge2e", "takes 2 backbones"),
+        ("cnn-nope", "Unknown backbone 'nope'"),
+        ("reno-wavlm-base+hubert-base", "NVER_HUBERT_BASE"),
+        ("hub:reno-x", "NVER_CHECKPOINT_REPO"),
+    ],
+)
+def test_unavailable_choices_say_what_is_missing(infos, choice, message, monkeypatch):
+    monkeypatch.delenv(catalog.HUB_ENV, raising=False)
+    with pytest.raises(catalog.ModelUnavailable, match=message):
+        catalog.resolve(choice, infos)
+
+
+def test_no_models_at_all_says_how_to_train(tmp_path):
+    with pytest.raises(catalog.ModelUnavailable, match="No trained models found"):
+        catalog.resolve("", catalog.models(tmp_path, hub=False))
+
+
+def test_unreachable_hub_repo_is_skipped_not_fatal(monkeypatch, tmp_path):
+    monkeypatch.setenv(catalog.HUB_ENV, "nobody/no-such-repo")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert catalog.hub_models() == []
+    assert catalog.models(tmp_path) == []
+
+
+def test_describe_explains_hub_weights(infos):
+    assert "NVER_WAVLM_BASE" in catalog.describe(HUB_MODEL, infos)
+    assert "CV accuracy" in catalog.describe("reno-tiny", infos)
+    assert "python -m nver_demo train" in catalog.describe("fcn-ge2e", infos)
+
+
+def test_tables_cover_every_registered_backbone_and_head():
+    assert [r[0] for r in catalog.backbone_rows()] == backbones.available()
+    rows = catalog.head_rows()
+    assert [r[0].lower() for r in rows] == heads.available()
+    assert all(r[2].endswith(" M") for r in rows)
+    assert catalog.head_inputs()["reno"] == 2 and catalog.head_inputs()["cnn"] == 1
+
+
+def test_model_rows_match_headers(infos):
+    rows = catalog.model_rows(infos)
+    assert len(rows) == len(infos) and all(len(r) == len(catalog.MODEL_HEADERS) for r in rows)

@@ -1,0 +1,75 @@
+"""Service: voting, selections, map views, warm-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nver_demo import catalog, service
+from nver_demo.predict import Prediction
+from tests import app_server
+
+# Session fixtures shared by the app test modules (built and launched once per session).
+app_checkpoints = app_server.app_checkpoints
+
+
+def _pred(probs: dict[str, float]) -> Prediction:
+    label = max(probs, key=probs.get)
+    return Prediction(label, dict(sorted(probs.items(), key=lambda kv: -kv[1])), {}, {})
+
+
+def test_agreement_majority_and_ties():
+    a = service.agreement({"m1": _pred({"x": 0.6, "y": 0.4}), "m2": _pred({"x": 0.2, "y": 0.8}),
+                           "m3": _pred({"x": 0.7, "y": 0.3})})  # fmt: skip
+    assert (a.majority, a.votes, a.n) == ("x", 2, 3)
+    assert [r[-1] for r in a.rows] == ["✓", "✗", "✓"]
+    tie = service.agreement({"m1": _pred({"x": 0.9, "y": 0.1}), "m2": _pred({"x": 0.4, "y": 0.6})})
+    assert tie.majority == "x"  # more summed probability
+
+
+def test_selection_limits():
+    with pytest.raises(catalog.ModelUnavailable, match="at least one"):
+        service.check_selection([])
+    with pytest.raises(catalog.ModelUnavailable, match="at most"):
+        service.check_selection([f"m{i}" for i in range(service.MAX_COMPARE + 1)])
+    assert service.check_selection("a") == ["a"] and service.check_selection(["a", "a", "b"]) == ["a", "b"]
+
+
+def test_view_keys_map_to_backbones(app_checkpoints):
+    p = service.get_predictor(str(app_checkpoints / "reno-tiny"))
+    assert service.view_name(p, "backbone2") == "egemaps" and service.view_name(p, "fused") == "fused"
+    assert service.views(p)[0] == "fused"
+    assert [k for _, k in service.view_choices(p.backbones)] == ["fused", "backbone1", "backbone2"]
+
+
+def test_remap_falls_back_to_an_existing_view(app_checkpoints):
+    p = service.get_predictor(str(app_checkpoints / "cnn-logmel-stats"))
+    pred = p.predict_embeddings({"logmel-stats": p.checkpoint.references.views["logmel-stats"][0]})
+    data, _ = service.remap(p, pred, "umap", "backbone2")  # a single-backbone model has no backbone2
+    assert data.view == "fused" and data.method == "umap"
+    assert data.note.startswith("This model has no 'backbone2' map")
+    data, _ = service.remap(p, pred, "pca", "backbone1")
+    assert data.view == "logmel-stats" and data.point_xy.shape == (2,)
+
+
+def test_warm_up_never_raises():
+    assert service.warm_up("no-such-model", []) >= 0.0
+
+
+def test_map_survives_non_finite_reference_dimensions(app_checkpoints):
+    """float16 references overflow for large features (ComParE): the map leaves those out."""
+    p = service.get_predictor(str(app_checkpoints / "cnn-logmel-stats"))
+    refs = p.checkpoint.references
+    pred = p.predict_embeddings({"logmel-stats": refs.views["logmel-stats"][0]})
+    saved = refs.views["logmel-stats"].copy()
+    try:
+        refs.views["logmel-stats"][:5, 3] = np.inf
+        data = service.embedding_map(p, pred, "pca", "logmel-stats")
+        assert np.isfinite(data.ref_xy).all() and "1 of 128 dimensions" in data.note
+    finally:
+        refs.views["logmel-stats"] = saved
+
+
+def test_view_choices_can_be_padded_for_a_stable_api():
+    assert [k for _, k in service.view_choices(["ge2e"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
+    assert [k for _, k in service.view_choices(["a", "b"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
