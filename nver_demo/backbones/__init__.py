@@ -56,14 +56,10 @@ def load(name: str, *, random_init: bool = False, device: str | torch.device | N
 
 # Adapters register on import; available() groups them by family (FAMILIES order).
 from . import audio_mamba as _audio_mamba  # noqa: E402,F401
-from . import hf as _hf  # noqa: E402,F401
-
-# isort: split
 from . import binding as _binding  # noqa: E402,F401
+from . import hf as _hf  # noqa: E402,F401
 from . import imagebind as _imagebind  # noqa: E402,F401
 from . import languagebind as _languagebind  # noqa: E402,F401
-
-# isort: split
 from . import offline as _offline  # noqa: E402,F401
 from . import whisper as _whisper  # noqa: E402,F401
 
