@@ -212,7 +212,8 @@ def _load(random_init: bool = False, device: torch.device = torch.device("cpu"))
 register(BackboneSpec(
     name="imagebind", family="binding", dim=1024,
     description="ImageBind audio tower (ViT-B over 128-band log-mel patches, imagebind_huge): audio bound "
-                "to images, text and four other modalities; embedding = its 1024-d joint space.",
+                "to images, text and four other modalities; embedding = its 1024-d joint space. Weights: "
+                "imagebind_huge.pth (not on the Hub; CC-BY-NC 4.0).",
     source="https://github.com/facebookresearch/ImageBind", loader=_load, needs_hub=True, params_m=86.2,
     env_var=ENV,
 ))  # fmt: skip
