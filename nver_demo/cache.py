@@ -93,7 +93,7 @@ def extract(
 
     cache = cache or EmbeddingCache()
     spec = backbones.spec(backbone_name)
-    tag = backbone_name + ("@random" if random_init else "")
+    tag = spec.cache_tag + ("@random" if random_init else "")
     vectors = np.full((len(dataset), spec.dim), np.nan, dtype=np.float32)
     failed: dict[int, str] = {}
     quiet: list[int] = []

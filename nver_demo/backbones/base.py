@@ -43,6 +43,12 @@ class BackboneSpec:
     needs_hub: bool = False
     params_m: float | None = None  # parameters in millions (encoder), None for feature extractors
     env_var: str | None = None  # environment variable that points at local/Hub weights
+    version: int = 1  # bump when the embedding changes, so cached vectors are not reused
+
+    @property
+    def cache_tag(self) -> str:
+        """Folder name for this backbone's cached embeddings."""
+        return self.name if self.version == 1 else f"{self.name}@v{self.version}"
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

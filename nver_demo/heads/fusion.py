@@ -14,7 +14,8 @@ class ConcatHead(Head):
     """Baseline fusion: each embedding through its own conv block, flatten, concatenate, FCN.
 
     Exactly RENO without the self-attention blocks and without the Rényi loss, so the two
-    differ only by what the paper adds. 1.39M parameters with the default 20 tokens per branch.
+    differ only by what the paper adds. 1.40M parameters with the default 20 tokens per branch
+    (for a 768-d pair; the position maps add (d1 + d2) // 4 x 20).
     """
 
     n_inputs = 2
@@ -22,7 +23,7 @@ class ConcatHead(Head):
     def __init__(self, dims: tuple[int, ...], n_classes: int, tokens: int = 20, dropout: float = 0.3) -> None:
         super().__init__(dims, n_classes)
         self.tokens, self.dropout = tokens, dropout
-        self.branches = nn.ModuleList(ConvBlock(tokens, dropout / 3) for _ in dims)
+        self.branches = nn.ModuleList(ConvBlock(d, tokens, dropout / 3) for d in dims)
         self.fcn = FCN(2 * ConvBlock.channels * tokens, n_classes, dropout)
 
     def _forward(self, x1: torch.Tensor, x2: torch.Tensor) -> HeadOutput:
@@ -40,9 +41,9 @@ class RENOHead(Head):
     Our reading of the paper, step by step (shapes for the defaults, B = batch):
 
     1. Each embedding ``(B, d_i)`` -> standardise -> conv block -> ``(B, 64, T)`` with T = 20
-       positions (adaptive max-pool). The *tokens* are the T positions, each a 64-d vector
-       of filter responses: ``(B, T, 64)``. The adaptive pool is also the "projection": both
-       branches end at the same shape whatever their embedding sizes.
+       positions (a learned linear map over positions, see ConvBlock). The *tokens* are the T
+       positions, each a 64-d vector of filter responses: ``(B, T, 64)``. That position map is
+       also the "projection": both branches end at the same shape whatever their sizes.
     2. Per-branch self-attention, 2 heads, over the T tokens: ``(B, T, 64)``.
     3. Rényi alignment: P = softmax over the flattened branch-1 features (T x 64 = 1280
        values), Q likewise for branch 2; ``D_alpha(P || Q)`` averaged over the batch.
@@ -52,9 +53,9 @@ class RENOHead(Head):
 
     The paper fixes alpha, eps and lambda but their values are lost from our copy; defaults
     here are alpha = 0.5 (a symmetric, bounded order: twice the Bhattacharyya distance),
-    eps = 1e-8, lam = 0.1. 1.44M trainable parameters with the defaults, inside the
-    paper's 1.3-1.5M band for every pair of backbones (the count does not depend on the
-    embedding sizes).
+    eps = 1e-8, lam = 0.1. 1.45M trainable parameters with the defaults for a 768-d pair and
+    1.47M for Audio-MAMBA base + a 768-d model, inside the paper's 1.3-1.5M band (the position
+    maps add (d1 + d2) // 4 x 20; only pairs of two ComParE-sized 6,373-d inputs leave it).
     """
 
     n_inputs = 2
@@ -76,7 +77,7 @@ class RENOHead(Head):
         self.tokens, self.heads, self.dropout = tokens, heads, dropout
         self.alpha, self.eps, self.lam = alpha, eps, lam
         c = ConvBlock.channels
-        self.branches = nn.ModuleList(ConvBlock(tokens, dropout / 3) for _ in dims)
+        self.branches = nn.ModuleList(ConvBlock(d, tokens, dropout / 3) for d in dims)
         self.branch_attn = nn.ModuleList(SelfAttention(c, heads, dropout / 3) for _ in dims)
         self.fuse_attn = SelfAttention(c, heads, dropout / 3)
         self.fcn = FCN(2 * c * tokens, n_classes, dropout)

@@ -32,15 +32,16 @@ class FCNHead(Head):
 class CNNHead(Head):
     """Embedding -> conv block (32, 64 filters, kernel 3, max-pool) -> flatten -> FCN (paper: "CNN").
 
-    The conv block ends in an adaptive max-pool to ``tokens`` positions (see ConvBlock), so the
-    head has 64 x tokens x 512 + ... parameters whatever the embedding size: 0.99M with the
-    default 28 tokens, inside the paper's 0.9-1.1M band.
+    The conv block ends in a linear map over positions to ``tokens`` positions (see ConvBlock),
+    so the head has 64 x tokens x 512 + dim // 4 x tokens + ... parameters: 1.00M for a 768-d
+    embedding, 1.02M for Audio-MAMBA base's 3840 (default 28 tokens), inside the paper's
+    0.9-1.1M band.
     """
 
     def __init__(self, dims: tuple[int, ...], n_classes: int, tokens: int = 28, dropout: float = 0.3) -> None:
         super().__init__(dims, n_classes)
         self.tokens, self.dropout = tokens, dropout
-        self.conv = ConvBlock(tokens, dropout=dropout / 3)
+        self.conv = ConvBlock(dims[0], tokens, dropout=dropout / 3)
         self.fcn = FCN(ConvBlock.channels * tokens, n_classes, dropout)
 
     def _forward(self, x: torch.Tensor) -> HeadOutput:
