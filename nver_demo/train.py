@@ -107,8 +107,11 @@ def fit(
 ) -> FitResult:
     """Train a fresh head on ``xs`` (one ``(n, d_i)`` matrix per backbone) and labels ``y``.
 
-    Early stopping keeps the weights of the epoch with the best validation macro-F1.
+    Early stopping keeps the weights of the epoch with the best validation macro-F1. Heads
+    marked ``full_batch`` (the linear probe) are fitted by :func:`fit_full_batch` instead.
     """
+    if getattr(heads.spec(head_name).cls, "full_batch", False):
+        return fit_full_batch(head_name, xs, y, n_classes, groups, config, val_index)
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -147,6 +150,42 @@ def fit(
     head.load_state_dict(best[2])
     head.eval()
     return FitResult(head, best[1], history, time.perf_counter() - t0)
+
+
+def fit_full_batch(
+    head_name: str,
+    xs: list[np.ndarray],
+    y: np.ndarray,
+    n_classes: int,
+    groups: np.ndarray | None = None,
+    config: TrainConfig = TrainConfig(),
+    val_index: tuple[np.ndarray, np.ndarray] | None = None,
+) -> FitResult:
+    """Convex heads: pick the L2 strength on held-out speakers, then refit on all of ``xs``.
+
+    ``config.head_config["C"]`` fixes the strength and skips the search.
+    """
+    from .heads.linear import C_GRID
+
+    t0 = time.perf_counter()
+    fit_idx, val_idx = val_index or validation_split(y, groups, config.val_fraction, config.seed)
+    dims = tuple(x.shape[1] for x in xs)
+    grid = [config.head_config["C"]] if "C" in config.head_config else list(C_GRID)
+    other = {k: v for k, v in config.head_config.items() if k != "C"}
+    history = []
+    for c in grid if len(grid) > 1 else []:
+        head = heads.build(head_name, dims, n_classes, C=c, **other)
+        head.fit_normalization(_tensors(xs, fit_idx))
+        iters = head.fit_lbfgs(*_tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long())
+        val = metrics.scores(y[val_idx], predict_proba(head, [x[val_idx] for x in xs]).argmax(1), n_classes)
+        history.append({"C": c, "iterations": iters, **{f"val_{k}": v for k, v in val.items()}})
+    best_c = max(history, key=lambda h: h["val_macro_f1"])["C"] if history else grid[0]
+    head = heads.build(head_name, dims, n_classes, C=best_c, **other)
+    everything = np.arange(len(y))
+    head.fit_normalization(_tensors(xs, everything))
+    head.fit_lbfgs(*_tensors(xs, everything), torch.from_numpy(y).long())
+    head.eval()
+    return FitResult(head, 0, history, time.perf_counter() - t0)
 
 
 @dataclass

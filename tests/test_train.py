@@ -65,3 +65,26 @@ def test_cross_validate_reports_every_fold_and_confusion():
     assert np.allclose(cv.oof_proba.sum(1), 1, atol=1e-4)
     d = cv.to_dict()
     assert {"folds", "accuracy_mean", "macro_f1_std", "confusion"} <= set(d)
+
+
+def test_linear_probe_matches_scikit_learn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x, y, groups = blobs(n_per=30, dim=12, seed=3)
+    x = x + np.random.default_rng(0).normal(0, 2.0, x.shape).astype(np.float32)  # overlapping classes
+    res = train.fit("linear", [x], y, 3, groups, TrainConfig(head_config={"C": 0.01}))
+    ours = train.predict_proba(res.head, [x])
+    z = StandardScaler().fit_transform(x)
+    ref = LogisticRegression(C=0.01, max_iter=2000, tol=1e-8).fit(z, y).predict_proba(z)
+    np.testing.assert_allclose(ours, ref, atol=2e-3)
+
+
+def test_linear_probe_chooses_regularisation_on_held_out_speakers():
+    x, y, groups = blobs()
+    res = train.fit("linear", [x], y, 3, groups, TrainConfig())
+    from nver_demo.heads.linear import C_GRID
+
+    assert [h["C"] for h in res.history] == list(C_GRID)
+    assert res.head.C in C_GRID
+    assert (train.predict_proba(res.head, [x]).argmax(1) == y).mean() > 0.9

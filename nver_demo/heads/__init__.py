@@ -2,7 +2,7 @@
 
 >>> from nver_demo import heads
 >>> heads.available()
-['fcn', 'cnn', 'concat', 'reno', 'mata']
+['fcn', 'cnn', 'linear', 'concat', 'reno', 'mata']
 >>> head = heads.build("reno", dims=(256, 88), n_classes=30)
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .base import Head, HeadOutput, count_parameters
 from .fusion import ConcatHead, RENOHead
+from .linear import LinearHead
 from .mata import MATAHead
 from .renyi import renyi_divergence
 from .single import CNNHead, FCNHead
@@ -38,6 +39,11 @@ def register(name: str, cls: type[Head], description: str) -> None:
 register("fcn", FCNHead, "Dense 512 -> 128 -> classes on one embedding (seed paper's FCN).")
 register(
     "cnn", CNNHead, "1-D conv block (32, 64 filters) over one embedding, then the FCN (seed paper's CNN)."
+)
+register(
+    "linear",
+    LinearHead,
+    "Logistic-regression probe on one embedding (full-batch L-BFGS, L2 chosen on held-out speakers).",
 )
 register(
     "concat", ConcatHead, "Two backbones: conv block each, concatenated, FCN. RENO without its two additions."
