@@ -272,6 +272,8 @@ def _models_tab(h: Handlers) -> None:
     gr.Dataframe(
         paper.table_rows("II"), headers=headers, label="Table II: pairs, Concat vs RENO", interactive=False
     )
+    gr.Markdown(f"As **reported by the MATA paper, not measured here**: {paper.MATA_SOURCE}.")
+    gr.Dataframe(paper.table_rows("MATA"), headers=headers, label="MATA (second paper)", interactive=False)
 
 
 def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:

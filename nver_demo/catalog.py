@@ -82,7 +82,9 @@ class ModelInfo:
         return f"{self.group} · {self.title}{score}"
 
     def paper_result(self) -> paper.PaperResult | None:
-        return paper.lookup(self.head, self.backbones)
+        """The papers' numbers for this head and backbones; for MATA, the paper's only row
+        (LanguageBind + ImageBind) whatever the backbones (the table says which)."""
+        return paper.lookup(self.head, self.backbones) or paper.head_reference(self.head)
 
 
 def head_title(name: str) -> str:

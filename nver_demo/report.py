@@ -184,6 +184,8 @@ def compare_rows(agree: Agreement, infos: dict[str, catalog.ModelInfo]) -> list[
         cv = info.cv if info else {}
         paper = info.paper_result() if info else None
         reported = " / ".join(f"{acc:.1f}" for acc, _ in paper.scores.values()) if paper else "—"
+        if paper and info and sorted(paper.backbones) != sorted(info.backbones):
+            reported += f" (on {' + '.join(paper.backbones)})"
         rows.append(
             [info.title if info else name, top, p_top, p_major, ok,
              _num(cv.get("accuracy_mean")), _num(cv.get("macro_f1_mean")), reported]

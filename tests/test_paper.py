@@ -18,3 +18,12 @@ def test_lookup_ignores_pair_order_and_knows_the_head():
 
 def test_source_says_it_is_not_our_measurement():
     assert "not EmoGator" in paper.SOURCE
+
+
+def test_mata_row_is_the_second_papers_accuracy_only():
+    r = paper.head_reference("mata")
+    assert r is not None and r.backbones == ("languagebind", "imagebind")
+    assert {d: acc for d, (acc, _) in r.scores.items()} == {"ASVP-ESD": 76.47, "JNV": 77.40, "VIVAE": 75.12}
+    assert all(f1 is None for _, f1 in r.scores.values())
+    assert "MATA paper" in r.source and "not EmoGator" in paper.MATA_SOURCE
+    assert paper.head_reference("reno") is None  # many rows: only exact pairs are shown
