@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "nver-demo-checkpoint/1"
 #: The checkpoint the app and ``predict`` use when none is named.
-DEFAULT = "reno-ge2e+compare"
+DEFAULT = "linear-whisper-base"
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 

@@ -1,0 +1,44 @@
+"""Print the cross-validated results of every shipped checkpoint as a Markdown table.
+
+    python scripts/results_table.py            # checkpoints/ (or $NVER_CHECKPOINTS)
+
+The numbers come from each checkpoint's config.json (written by `python -m nver_demo train`),
+so the README table is regenerated, never typed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nver_demo import checkpoint, heads  # noqa: E402
+
+
+def main() -> None:
+    rows = []
+    for name in checkpoint.available():
+        m = checkpoint.read_meta(name)
+        cv = m.get("metrics", {}).get("cv")
+        if not cv:
+            continue
+        t = m["training"]
+        rows.append((cv["macro_f1_mean"], name, m, cv, t))
+    print("| checkpoint | head | backbones | params | accuracy % | macro-F1 % | CV time |")
+    print("|---|---|---|---|---|---|---|")
+    for _, name, m, cv, t in sorted(rows, key=lambda r: -r[0]):
+        default = " (default)" if name == checkpoint.DEFAULT else ""
+        head = heads.spec(m["head"]).name
+        print(
+            f"| `{name}`{default} | {head} | {' + '.join(m['backbones'])} | {m['parameters'] / 1e6:.2f}M "
+            f"| {cv['accuracy_mean']:.1f} ± {cv['accuracy_std']:.1f} | {cv['macro_f1_mean']:.1f} ± "
+            f"{cv['macro_f1_std']:.1f} | {t.get('cv_seconds', 0) / 60:.0f} min |"
+        )
+    if rows:
+        t = rows[0][4]
+        print(f"\n{t['data']}; {t['n_clips']} clips used, excluded: {t['excluded']}.")
+
+
+if __name__ == "__main__":
+    main()
