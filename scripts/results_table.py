@@ -1,6 +1,7 @@
 """Print the cross-validated results of every shipped checkpoint as a Markdown table.
 
     python scripts/results_table.py            # checkpoints/ (or $NVER_CHECKPOINTS)
+    python scripts/results_table.py --readme   # also write it into README.md between its markers
 
 The numbers come from each checkpoint's config.json (written by `python -m nver_demo train`),
 so the README table is regenerated, never typed.
@@ -15,8 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nver_demo import checkpoint, heads  # noqa: E402
 
+BEGIN = "<!-- results-table: python scripts/results_table.py --readme -->"
+END = "<!-- /results-table -->"
 
-def main() -> None:
+
+def table() -> str:
     rows = []
     for name in checkpoint.available():
         m = checkpoint.read_meta(name)
@@ -25,19 +29,31 @@ def main() -> None:
             continue
         t = m["training"]
         rows.append((cv["macro_f1_mean"], name, m, cv, t))
-    print("| checkpoint | head | backbones | params | accuracy % | macro-F1 % | CV time |")
-    print("|---|---|---|---|---|---|---|")
+    out = ["| checkpoint | head | backbones | params | accuracy % | macro-F1 % | CV time |", "|---|---|---|---|---|---|---|"]
     for _, name, m, cv, t in sorted(rows, key=lambda r: -r[0]):
         default = " (default)" if name == checkpoint.DEFAULT else ""
         head = heads.spec(m["head"]).name
-        print(
+        out.append(
             f"| `{name}`{default} | {head} | {' + '.join(m['backbones'])} | {m['parameters'] / 1e6:.2f}M "
             f"| {cv['accuracy_mean']:.1f} ± {cv['accuracy_std']:.1f} | {cv['macro_f1_mean']:.1f} ± "
             f"{cv['macro_f1_std']:.1f} | {t.get('cv_seconds', 0) / 60:.0f} min |"
         )
     if rows:
         t = rows[0][4]
-        print(f"\n{t['data']}; {t['n_clips']} clips used, excluded: {t['excluded']}.")
+        out.append(f"\n{t['data']}; {t['n_clips']} clips used, excluded: "
+                   + ", ".join(f"{n} {why}" for why, n in t["excluded"].items()) + ".")
+    return "\n".join(out)
+
+
+def main() -> None:
+    text = table()
+    print(text)
+    if "--readme" in sys.argv:
+        readme = Path(__file__).resolve().parent.parent / "README.md"
+        src = readme.read_text(encoding="utf-8")
+        start = src.index(BEGIN) + len(BEGIN)
+        end = src.index(END)
+        readme.write_text(src[:start] + "\n" + text + "\n" + src[end:], encoding="utf-8")
 
 
 if __name__ == "__main__":

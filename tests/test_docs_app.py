@@ -1,4 +1,4 @@
-"""docs/app.md: its API example runs against a live server; the Space front matter is sane."""
+"""README.md: its API example runs against a live server; its Space front matter is sane."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ app_url = app_server.app_url
 
 
 def test_api_example_in_the_docs_runs(app_url):
-    text = (ROOT / "docs" / "app.md").read_text(encoding="utf-8")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "gradio_client" in b)
     assert 'Client("http://127.0.0.1:7860/")' in code
     code = code.replace("http://127.0.0.1:7860/", app_url)
@@ -28,8 +28,9 @@ def test_api_example_in_the_docs_runs(app_url):
 
 
 def test_space_front_matter():
-    text = (ROOT / "docs" / "spaces_front_matter.yml").read_text(encoding="utf-8")
-    meta = yaml.safe_load(text.strip().strip("-"))
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
     assert meta["sdk_version"] == __import__("gradio").__version__
     assert float(meta["python_version"]) >= 3.11 and len(meta["short_description"]) <= 60

