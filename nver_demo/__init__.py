@@ -6,7 +6,7 @@ imported on first use of ``Predictor``), so the app starts fast.
 """
 
 __version__ = "0.1.0"
-__all__ = ["Predictor", "Prediction"]
+__all__ = ["Prediction", "Predictor"]
 
 
 def __getattr__(name: str):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nver_demo import checkpoint, heads  # noqa: E402
+from nver_demo import checkpoint, heads
 
 BEGIN = "<!-- results-table: python scripts/results_table.py --readme -->"
 END = "<!-- /results-table -->"
@@ -29,7 +29,10 @@ def table() -> str:
             continue
         t = m["training"]
         rows.append((cv["macro_f1_mean"], name, m, cv, t))
-    out = ["| checkpoint | head | backbones | params | accuracy % | macro-F1 % | CV time |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "| checkpoint | head | backbones | params | accuracy % | macro-F1 % | CV time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for _, name, m, cv, t in sorted(rows, key=lambda r: -r[0]):
         default = " (default)" if name == checkpoint.DEFAULT else ""
         head = heads.spec(m["head"]).name
@@ -40,8 +43,11 @@ def table() -> str:
         )
     if rows:
         t = rows[0][4]
-        out.append(f"\n{t['data']}; {t['n_clips']} clips used, excluded: "
-                   + ", ".join(f"{n} {why}" for why, n in t["excluded"].items()) + ".")
+        out.append(
+            f"\n{t['data']}; {t['n_clips']} clips used, excluded: "
+            + ", ".join(f"{n} {why}" for why, n in t["excluded"].items())
+            + "."
+        )
     return "\n".join(out)
 
 

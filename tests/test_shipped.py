@@ -56,7 +56,11 @@ def test_checkpoint_is_self_describing_and_offline(name):
     t = meta["training"]
     assert t["n_clips"] > 8000 and "EmoGator" in t["data"]
     # Weights are safetensors only (loaded without unpickling); no stray files.
-    assert {p.name for p in folder.iterdir()} <= {"config.json", "model.safetensors", "references.safetensors"}
+    assert {p.name for p in folder.iterdir()} <= {
+        "config.json",
+        "model.safetensors",
+        "references.safetensors",
+    }
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
         n = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
     assert n >= meta["parameters"]
