@@ -6,7 +6,7 @@ Lays out and wires the UI only. What happens on each click lives in the package:
 
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME to change)
 
-API: ``/analyze`` (audio, model, map method, map view) and ``/compare`` (audio, models); see docs/app.md.
+API: ``/analyze`` (audio, model, map method, map view) and ``/compare`` (audio, models); see README.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ CSS = """
 LAUNCH = {"theme": THEME, "css": CSS, "max_file_size": MAX_FILE_SIZE, "allowed_paths": [str(EXAMPLES)]}
 INTRO = """# What emotion is in this sound?
 Record or upload a short **non-verbal** sound — a laugh, a sigh, a scream, a cry, a moan — and see which of
-30 emotions audio foundation models hear in it, two of them fused by the **RENO** head.
+30 emotions audio foundation models hear in it, alone or in pairs fused by the **RENO**, Concat or **MATA** heads.
 *A research demo: expect mistakes.*"""
 LONG_CLIPS = (
     "To record, click the **microphone** under the box. "
