@@ -20,7 +20,6 @@ from nver_demo import backbones, checkpoint, heads
 from nver_demo.audio import load
 from nver_demo.datasets import EMOGATOR_DIR
 from nver_demo.predict import Predictor
-
 from tests.conftest import EXAMPLES, ROOT, needs_emogator
 
 SHIPPED = sorted(p.name for p in checkpoint.SHIPPED_DIR.glob("*/config.json") for p in [p.parent])
