@@ -25,15 +25,6 @@ from nver_demo.models.log_mel import LOG_OFFSET, LogMel, mel_filterbank, n_frame
 SR = 16000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    # small ops run 10-20x slower on 2 threads when the other core is busy (platform.md)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny() -> backbones.Backbone:
     return backbones.load("audio-mamba-tiny", random_init=True, device="cpu")

@@ -18,29 +18,9 @@ from nver_demo.backbones.base import WeightsUnavailable
 from nver_demo.convert_audio_mamba import main as convert_main
 from nver_demo.models import audio_mamba_weights as weights
 from nver_demo.models.audio_mamba import CONFIGS, AudioMambaEncoder
+from tests.test_audio_mamba import clip
 
 SR = 16000
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    # small ops run 10-20x slower on 2 threads when the other core is busy (platform.md)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny() -> backbones.Backbone:
-    return backbones.load("audio-mamba-tiny", random_init=True, device="cpu")
-
-
-def clip(seconds: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = round(seconds * SR)
-    t = np.arange(n) / SR
-    return (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
 
 
 # --- weights: converter, strict loading, resolution ------------------------------------------
@@ -170,7 +150,8 @@ def test_hub_offline_gives_weights_unavailable(monkeypatch, tmp_path) -> None:
     assert err.value.__cause__ is not None
 
 
-def test_real_weights_load_from_dir_file_and_hub(monkeypatch, tmp_path, tiny) -> None:
+def test_real_weights_load_from_dir_file_and_hub(monkeypatch, tmp_path) -> None:
+    tiny = backbones.load("audio-mamba-tiny", random_init=True, device="cpu")
     state = tiny.model.encoder.state_dict()
     path = tmp_path / "audio-mamba-tiny.safetensors"
     weights.save_safetensors(state, path)

@@ -12,15 +12,6 @@ from nver_demo.models.audio_mamba import CONFIGS, MambaMixer
 from nver_demo.models.selective_scan import selective_scan
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    # small ops run 10-20x slower on 2 threads when the other core is busy (platform.md)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def perturbed_mixer(size: str = "tiny", seed: int = 0) -> MambaMixer:
     """A mixer whose A_log, D and conv bias are not at their init values (no accidental symmetry)."""
     torch.manual_seed(seed)
