@@ -167,16 +167,26 @@ def default_model(infos: list[ModelInfo]) -> str | None:
     return names[0] if names else None
 
 
-def default_selection(infos: list[ModelInfo], k: int = 4) -> list[str]:
-    """A comparison that costs little: the default model plus models that reuse its backbones
-    (each backbone runs once per clip), topped up with other offline-ready models."""
+def default_selection(infos: list[ModelInfo], k: int = 6) -> list[str]:
+    """A comparison that says something and costs little: the default model, the fusion heads
+    over its backbones, one single-backbone head on each backbone those pairs add, then other
+    single heads on the same backbones (each backbone runs once per clip however many models
+    share it), topped up with other offline-ready models."""
     first = default_model(infos)
     if first is None:
         return []
     base = set(next(m for m in infos if m.name == first).backbones)
-    sharing = [m.name for m in infos if m.name != first and set(m.backbones) <= base and not m.needs_hub]
-    others = [m.name for m in infos if m.name not in sharing and m.name != first and not m.needs_hub]
-    return [first, *sharing, *others][:k]
+    offline = [m for m in infos if m.name != first and not m.needs_hub]
+    pairs = [m for m in offline if len(m.backbones) > 1 and base & set(m.backbones)]
+    used = base.union(*(m.backbones for m in pairs))
+    singles = [m for m in offline if m not in pairs and set(m.backbones) <= used]
+    covered = set(base) if len(base) == 1 else set()
+    new, again = [], []
+    for m in singles:  # catalogue order: best first
+        (again if set(m.backbones) <= covered else new).append(m)
+        covered |= set(m.backbones)
+    others = [m for m in offline if m not in pairs and m not in singles]
+    return [first, *(m.name for m in [*pairs, *new, *again, *others])][:k]
 
 
 def combination_name(head: str, names: list[str] | tuple[str, ...]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from nver_demo import backbones, catalog, heads
@@ -27,6 +29,36 @@ def test_default_model_and_selection(infos):
     assert catalog.default_model(infos) == "reno-tiny"
     assert catalog.default_selection(infos) == ["reno-tiny", "cnn-logmel-stats"]  # no Hub model
     assert catalog.default_model([]) is None and catalog.default_selection([]) == []
+
+
+def test_default_selection_shows_every_fusion_of_the_default_and_each_backbone_alone():
+    """The shipped layout: a single-backbone default, three fusions of a pair, three single heads."""
+    shipped = [
+        ("linear-whisper-base", "linear", ("whisper-base",), 30),
+        ("reno-whisper-base+ge2e", "reno", ("whisper-base", "ge2e"), 24),
+        ("concat-whisper-base+ge2e", "concat", ("whisper-base", "ge2e"), 25),
+        ("mata-whisper-base+ge2e", "mata", ("whisper-base", "ge2e"), 23),
+        ("fcn-whisper-base", "fcn", ("whisper-base",), 27),
+        ("cnn-whisper-base", "cnn", ("whisper-base",), 26),
+        ("cnn-ge2e", "cnn", ("ge2e",), 15),
+        ("cnn-egemaps", "cnn", ("egemaps",), 14),
+        ("reno-wavlm-base+ge2e", "reno", ("wavlm-base", "ge2e"), 40),
+    ]
+    infos = sorted(
+        (catalog.ModelInfo(n, n, h, b, ("a",), {"accuracy_mean": acc}) for n, h, b, acc in shipped),
+        key=catalog._order,
+    )
+    with mock.patch.object(catalog.checkpoint, "DEFAULT", "linear-whisper-base"):
+        sel = catalog.default_selection(infos)
+    assert sel == [
+        "linear-whisper-base",
+        "concat-whisper-base+ge2e",
+        "reno-whisper-base+ge2e",
+        "mata-whisper-base+ge2e",
+        "cnn-ge2e",  # the backbone the pairs add, alone
+        "fcn-whisper-base",  # then the best other head on a backbone already running
+    ]
+    assert len({b for n in sel for b in dict((s[0], s[2]) for s in shipped)[n]}) == 2  # two backbones run
 
 
 def test_choice_labels_name_the_group_and_score(infos):
