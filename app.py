@@ -302,8 +302,9 @@ def main() -> None:
     demo = build_demo(infos)
     demo.launch(**LAUNCH, prevent_thread_lock=True)
     if not spaces_compat.on_zero_gpu():  # on ZeroGPU models may only run inside a GPU call
-        default = catalog.default_model(infos)
-        threading.Thread(target=service.warm_up, args=(default, infos), daemon=True).start()
+        # The Compare tab's default selection starts with the default model: warm all of it.
+        warm = catalog.default_selection(infos)
+        threading.Thread(target=service.warm_up, args=(warm, infos), daemon=True).start()
     demo.block_thread()
 
 

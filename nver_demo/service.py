@@ -337,13 +337,15 @@ def compare(
     return Comparison(clip, run.predictions, known, agreement(run.predictions), run, timings)
 
 
-def warm_up(choice: str | None, infos: list[catalog.ModelInfo]) -> float:
-    """Load a model and run it once on a synthetic second of sound, so the first visitor does
-    not wait for weights and JIT caches (GE2E's first call spends seconds in numba). Returns
-    the seconds it took; failures are logged, never raised (the app serves regardless)."""
+def warm_up(choice: str | list[str] | None, infos: list[catalog.ModelInfo]) -> float:
+    """Load models (one choice, or a list: the app passes the Compare tab's default selection)
+    and run them once on a synthetic second of sound, so the first visitor does not wait for
+    weights and JIT caches (GE2E's first call spends seconds in numba). Returns the seconds it
+    took; failures are logged, never raised (the app serves regardless)."""
     t0 = time.perf_counter()
+    choices = [choice] if isinstance(choice, str) else list(choice or [])
     try:
-        predictors, _ = load_models([choice] if choice else [], infos)
+        predictors, _ = load_models(choices, infos)
         sr = 16000
         t = np.arange(sr) / sr
         wave = (0.1 * np.sin(2 * np.pi * 220 * t) * np.hanning(sr)).astype(np.float32)

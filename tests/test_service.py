@@ -54,6 +54,15 @@ def test_remap_falls_back_to_an_existing_view(app_checkpoints):
 
 def test_warm_up_never_raises():
     assert service.warm_up("no-such-model", []) >= 0.0
+    assert service.warm_up(["no-such-model", "reno-nothing+none"], []) >= 0.0
+
+
+def test_warm_up_loads_every_model_of_a_selection(app_checkpoints):
+    infos = catalog.models(app_checkpoints, hub=False)
+    names = [m.name for m in infos if not m.needs_hub]
+    service.get_predictor.cache_clear()
+    service.warm_up(names, infos)
+    assert service.get_predictor.cache_info().currsize == len(names)
 
 
 def test_map_survives_non_finite_reference_dimensions(app_checkpoints):
