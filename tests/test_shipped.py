@@ -127,3 +127,14 @@ def test_cli_predict_prints_top_emotions_offline():
     assert checkpoint.DEFAULT in out.stdout
     lines = [ln for ln in out.stdout.splitlines() if "%" in ln]
     assert len(lines) >= 3
+
+
+def test_readme_results_table_matches_the_shipped_checkpoints():
+    """The README's table is printed from the checkpoints' config.json: regenerate it on retraining."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert mod.table() in readme, "run: python scripts/results_table.py --readme"
