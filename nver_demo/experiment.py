@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -85,13 +85,16 @@ def train_checkpoint(
     cv: train.CVResult | None = None,
     refs_per_class: int = 10,
 ) -> checkpoint.Checkpoint:
-    """Train the final head on all usable clips and save it with CV metrics and references.
+    """Train the final head and save it with CV metrics and references.
 
-    Early stopping uses held-out training speakers; reference clips for the embedding map
-    come from those same speakers, so the map shows clips the head never trained on.
+    The head trains on every usable clip except those of a held-out share of the speakers
+    (``config.val_fraction``), which serve early stopping (or, for convex heads, the choice of
+    L2 strength). Reference clips for the embedding map come from those same speakers, so the
+    map shows clips the head never trained on.
     """
     fit_idx, val_idx = train.validation_split(feats.y, feats.groups, config.val_fraction, config.seed)
-    res = train.fit(head_name, feats.xs, feats.y, feats.n_classes, feats.groups, config, (fit_idx, val_idx))
+    final = replace(config, refit_on_validation=False)  # keep the reference speakers out
+    res = train.fit(head_name, feats.xs, feats.y, feats.n_classes, feats.groups, final, (fit_idx, val_idx))
     ref_idx = pick_references(feats.y, val_idx, refs_per_class, config.seed)
     with torch.inference_mode():
         out = res.head(*[torch.from_numpy(x[ref_idx]) for x in feats.xs])

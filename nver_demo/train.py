@@ -37,6 +37,10 @@ class TrainConfig:
     val_fraction: float = 0.15  # share of training speakers held out for early stopping
     seed: int = 0
     head_config: dict = field(default_factory=dict)
+    #: Convex (full-batch) heads: after choosing their L2 strength on the held-out speakers, refit
+    #: on them too. Cross-validation does; a shipped checkpoint does not, so the reference clips
+    #: it stores (taken from those speakers) are clips its head never trained on.
+    refit_on_validation: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -161,7 +165,8 @@ def fit_full_batch(
     config: TrainConfig = TrainConfig(),
     val_index: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FitResult:
-    """Convex heads: pick the L2 strength on held-out speakers, then refit on all of ``xs``.
+    """Convex heads: pick the L2 strength on held-out speakers, then refit on all of ``xs``
+    (or, with ``config.refit_on_validation=False``, on the fit split only).
 
     ``config.head_config["C"]`` fixes the strength and skips the search.
     """
@@ -181,9 +186,9 @@ def fit_full_batch(
         history.append({"C": c, "iterations": iters, **{f"val_{k}": v for k, v in val.items()}})
     best_c = max(history, key=lambda h: h["val_macro_f1"])["C"] if history else grid[0]
     head = heads.build(head_name, dims, n_classes, C=best_c, **other)
-    everything = np.arange(len(y))
-    head.fit_normalization(_tensors(xs, everything))
-    head.fit_lbfgs(*_tensors(xs, everything), torch.from_numpy(y).long())
+    final = np.arange(len(y)) if config.refit_on_validation else fit_idx
+    head.fit_normalization(_tensors(xs, final))
+    head.fit_lbfgs(*_tensors(xs, final), torch.from_numpy(y[final]).long())
     head.eval()
     return FitResult(head, 0, history, time.perf_counter() - t0)
 

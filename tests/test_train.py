@@ -88,3 +88,17 @@ def test_linear_probe_chooses_regularisation_on_held_out_speakers():
     assert [h["C"] for h in res.history] == list(C_GRID)
     assert res.head.C in C_GRID
     assert (train.predict_proba(res.head, [x]).argmax(1) == y).mean() > 0.9
+
+
+def test_linear_probe_for_a_checkpoint_never_trains_on_its_held_out_speakers():
+    """With refit_on_validation=False (what a shipped checkpoint uses) only the fit split counts."""
+    x, y, groups = blobs(n_per=30, dim=12, seed=3)
+    split = train.validation_split(y, groups, 0.3, 0)
+    cfg = TrainConfig(head_config={"C": 0.01}, refit_on_validation=False)
+    a = train.fit("linear", [x], y, 3, groups, cfg, split)
+    x2 = x.copy()
+    x2[split[1]] = 100.0  # change only the held-out clips
+    b = train.fit("linear", [x2], y, 3, groups, cfg, split)
+    np.testing.assert_allclose(train.predict_proba(a.head, [x]), train.predict_proba(b.head, [x]), atol=1e-6)
+    c = train.fit("linear", [x2], y, 3, groups, TrainConfig(head_config={"C": 0.01}), split)
+    assert not np.allclose(train.predict_proba(a.head, [x]), train.predict_proba(c.head, [x]), atol=1e-3)
