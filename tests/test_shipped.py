@@ -22,7 +22,7 @@ from nver_demo.datasets import EMOGATOR_DIR
 from nver_demo.predict import Predictor
 from tests.conftest import EXAMPLES, ROOT, needs_emogator
 
-SHIPPED = sorted(p.name for p in checkpoint.SHIPPED_DIR.glob("*/config.json") for p in [p.parent])
+SHIPPED = sorted(p.parent.name for p in checkpoint.SHIPPED_DIR.glob("*/config.json"))
 # What the core and MATA issues promise the app: a pair fused three ways, and each of its two
 # backbones alone, so the Compare tab shows on real data whether fusion helps.
 PAIR = ("whisper-base", "ge2e")
