@@ -1,8 +1,8 @@
 """NVER demo: which emotion is in a non-verbal vocal sound? (Gradio app, Hugging Face Space.)
 
 Lays out and wires the UI only. What happens on each click lives in the package:
-``nver_demo.clips`` (read and check the clip), ``nver_demo.service`` (load and run models),
-``nver_demo.report`` (figures and text), ``nver_demo.catalog`` (which models exist).
+``nver_demo.app.clips`` (read and check the clip), ``nver_demo.app.service`` (load and run models),
+``nver_demo.app.report`` (figures and text), ``nver_demo.app.catalog`` (which models exist).
 
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME to change)
 
@@ -22,7 +22,8 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from nver_demo import audio, catalog, clips, paper, report, service  # noqa: E402
+from nver_demo import audio, paper  # noqa: E402
+from nver_demo.app import catalog, clips, report, service  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "150mb"  # a 10-minute 48 kHz stereo WAV is 115 MB; only its start is decoded

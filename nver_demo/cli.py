@@ -17,7 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
-from . import audio, backbones, checkpoint, datasets, heads
+from . import audio, backbones, checkpoint, heads
+from .training import datasets
 
 EPILOG = __doc__.split("Typical session", 1)[1].split("\n", 1)[1]
 
@@ -93,7 +94,7 @@ def _head_config(pairs: list[str]) -> dict:
 
 
 def _features(args):
-    from . import cache, experiment
+    from .training import cache, experiment
 
     n_in = heads.spec(args.head).n_inputs
     if len(args.backbones) != n_in:
@@ -107,7 +108,7 @@ def _features(args):
 
 
 def _config(args):
-    from .train import TrainConfig
+    from .training.train import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                        seed=args.seed, head_config=_head_config(args.set))  # fmt: skip
@@ -132,7 +133,7 @@ def cmd_list(args) -> None:
 
 
 def cmd_extract(args) -> None:
-    from . import cache
+    from .training import cache
 
     ds = _dataset(args)
     c = cache.EmbeddingCache(args.cache)
@@ -147,7 +148,7 @@ def cmd_extract(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from . import train
+    from .training import train
 
     feats = _features(args)
     cv = train.cross_validate(
@@ -169,7 +170,7 @@ def _print_cv(head: str, names: list[str], s: dict) -> None:
 
 
 def cmd_train(args) -> None:
-    from . import experiment, train
+    from .training import experiment, train
 
     feats = _features(args)
     config = _config(args)

@@ -27,7 +27,8 @@ HUB_MODEL = "reno-wavlm-base+logmel-stats"
 @functools.cache
 def checkpoints(tiny_dataset: Path, tiny_checkpoint: Path) -> Path:
     """A checkpoints folder: reno-tiny, cnn-logmel-stats, and a Hub-weights RENO (random head)."""
-    from nver_demo import cache, checkpoint, datasets, experiment, heads, train
+    from nver_demo import checkpoint, heads
+    from nver_demo.training import cache, datasets, experiment, train
 
     root = tiny_checkpoint.parent.parent / "app_checkpoints"  # beside the session's other temp dirs
     root.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,7 @@ def checkpoints(tiny_dataset: Path, tiny_checkpoint: Path) -> Path:
 def serve(ckpt_dir: Path) -> str:
     """Launch the app (as ``python app.py`` would configure it) and return its URL."""
     import app
-    from nver_demo import catalog
+    from nver_demo.app import catalog
 
     demo = app.build_demo(catalog.models(ckpt_dir, hub=False))
     demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from nver_demo.datasets import EMOGATOR_DIR
+from nver_demo.training.datasets import EMOGATOR_DIR
 
 # Tiny models run 10-20x slower on 2 threads when the other core is busy (platform.md).
 torch.set_num_threads(1)
@@ -65,7 +65,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
     """A RENO checkpoint trained (with CV) on the synthetic dataset, through the real pipeline."""
-    from nver_demo import cache, datasets, experiment, train
+    from nver_demo.training import cache, datasets, experiment, train
 
     root = tmp_path_factory.mktemp("ckpt")
     feats = experiment.load_features(

@@ -9,7 +9,8 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from nver_demo import catalog, checkpoint, service
+from nver_demo import checkpoint
+from nver_demo.app import catalog, service
 from tests import app_server
 from tests.app_server import HUB_MODEL, REAL_CLIP
 

@@ -9,7 +9,8 @@ from tests.app_server import ROOT
 
 CHECK = """
 import app
-from nver_demo import catalog, predict, service
+from nver_demo import predict
+from nver_demo.app import catalog, service
 demo = app.build_demo(catalog.models({ckpts!r}, hub=False))
 assert predict._cached_backbone.cache_info().currsize == 0, "a backbone was built at start-up"
 assert service.get_predictor.cache_info().currsize == 0, "a checkpoint head was loaded at start-up"

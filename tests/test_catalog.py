@@ -6,7 +6,8 @@ from unittest import mock
 
 import pytest
 
-from nver_demo import backbones, catalog, heads
+from nver_demo import backbones, heads
+from nver_demo.app import catalog
 from tests import app_server
 from tests.app_server import HUB_MODEL
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nver_demo import audio, clips
+from nver_demo import audio
+from nver_demo.app import clips
 from tests.app_server import EXAMPLES, REAL_CLIP, burst, write
 
 

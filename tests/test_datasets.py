@@ -1,6 +1,6 @@
 import pytest
 
-from nver_demo import datasets
+from nver_demo.training import datasets
 from tests.conftest import needs_emogator
 
 
@@ -39,7 +39,28 @@ def test_unknown_kind():
 
 @needs_emogator
 def test_emogator():
-    ds = datasets.read_emogator()
+    ds = datasets.read_emogator(datasets.EMOGATOR_DIR)
     assert len(ds) == 9000 and len(ds.labels) == 30
     assert len(set(ds.speakers)) == 100
     assert "Amusement" in ds.labels
+    assert ds.sources == [{"folder": "emogator", "clips": 9000, "speakers": 100}]
+
+
+@needs_emogator
+def test_emogator_both_folders():
+    roots = datasets.default_emogator_roots()
+    if len(roots) < 2:
+        pytest.skip("../shared/data/emogator_extra not present")
+    ds = datasets.read_emogator()
+    assert len(ds) == 18000 and len(set(ds.speakers)) == 200 and len(ds.labels) == 30
+    assert [s["folder"] for s in ds.sources] == ["emogator", "emogator_extra"]
+    assert all(it.path.exists() for it in ds.items[::997])
+    assert "200 speakers" in ds.description
+
+
+def test_emogator_speaker_in_two_folders_refused(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "labels.csv").write_text("path,label,speaker\nx.mp3,Awe,000001\n")
+    with pytest.raises(ValueError, match="000001"):
+        datasets.read_emogator(tmp_path / "a", tmp_path / "b")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nver_demo import plots
+from nver_demo.app import plots
 
 PROBS = {"Amusement": 0.5, "Awe": 0.3, "Fear": 0.2}
 

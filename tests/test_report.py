@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nver_demo import audio, report, service
-from nver_demo.clips import Clip
+from nver_demo import audio
+from nver_demo.app import report, service
+from nver_demo.app.clips import Clip
 from nver_demo.predict import Prediction
 
 
@@ -38,7 +39,7 @@ def test_timings_line_marks_the_slowest_stage():
 
 
 def test_compare_rows_show_the_papers_numbers_only_for_pairs_it_tested():
-    from nver_demo import catalog
+    from nver_demo.app import catalog
 
     def info(name, head, bbs):
         return catalog.ModelInfo(name, name, head, tuple(bbs), ("x", "other"), {"accuracy_mean": 40.0})

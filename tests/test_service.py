@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nver_demo import catalog, service
+from nver_demo.app import catalog, service
 from nver_demo.predict import Prediction
 from tests import app_server
 

@@ -18,7 +18,7 @@ from safetensors import safe_open
 
 from nver_demo import backbones, checkpoint, heads
 from nver_demo.audio import load
-from nver_demo.datasets import EMOGATOR_DIR
+from nver_demo.training.datasets import EMOGATOR_DIR
 from nver_demo.predict import Predictor
 from tests.conftest import EXAMPLES, ROOT, needs_emogator
 

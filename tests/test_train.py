@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nver_demo import train
-from nver_demo.train import TrainConfig
+from nver_demo.training import train
+from nver_demo.training.train import TrainConfig
 
 
 def blobs(n_per=24, n_classes=3, dim=16, n_speakers=8, seed=0):

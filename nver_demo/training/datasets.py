@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Default location of the EmoGator sample beside the project checkout.
-EMOGATOR_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "emogator"
+EMOGATOR_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "emogator"
+#: 100 more EmoGator contributors (re-encoded 16 kHz mono mp3), used with EMOGATOR_DIR when present.
+EMOGATOR_EXTRA_DIR = EMOGATOR_DIR.parent / "emogator_extra"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Dataset:
     items: list[Item]
     description: str = ""
     labels: list[str] = field(default_factory=list)
+    #: Where the clips came from: one dict per folder (``folder``, ``clips``, ``speakers``).
+    sources: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.items:
@@ -54,7 +58,9 @@ class Dataset:
         return [it.speaker for it in self.items]
 
     def subset(self, indices) -> Dataset:
-        return Dataset(self.name, [self.items[i] for i in indices], self.description, list(self.labels))
+        return Dataset(
+            self.name, [self.items[i] for i in indices], self.description, list(self.labels), self.sources
+        )
 
 
 def read_csv(path: str | Path, name: str | None = None) -> Dataset:
@@ -73,14 +79,36 @@ def read_csv(path: str | Path, name: str | None = None) -> Dataset:
     return Dataset(name or path.stem, items, f"{len(items)} clips listed in {path.name}")
 
 
-def read_emogator(root: str | Path = EMOGATOR_DIR) -> Dataset:
-    """EmoGator vocal bursts (F. Buhl, arXiv 2301.00508, Apache-2.0)."""
-    root = Path(root)
-    ds = read_csv(root / "labels.csv", name="emogator")
-    n_spk = len(set(ds.speakers or []))
+def default_emogator_roots() -> list[Path]:
+    """The EmoGator folders beside the checkout: ``emogator`` and, when present, ``emogator_extra``."""
+    return [r for r in (EMOGATOR_DIR, EMOGATOR_EXTRA_DIR) if (r / "labels.csv").exists()] or [EMOGATOR_DIR]
+
+
+def read_emogator(*roots: str | Path) -> Dataset:
+    """EmoGator vocal bursts (F. Buhl, arXiv 2301.00508, Apache-2.0) from one or more folders.
+
+    Each folder has its own ``labels.csv`` with paths relative to it; with no argument, both
+    default folders are read (:func:`default_emogator_roots`). A speaker found in two folders is
+    refused: cross-validation groups by speaker, and a duplicate would leak across folds.
+    """
+    roots = [Path(r) for r in roots] or default_emogator_roots()
+    parts = [read_csv(r / "labels.csv", name="emogator") for r in roots]
+    seen: dict[str, Path] = {}
+    for r, part in zip(roots, parts):
+        for spk in set(part.speakers or []):
+            if spk in seen and seen[spk] != r:
+                raise ValueError(f"Speaker {spk} appears in both {seen[spk]} and {r}")
+            seen[spk] = r
+    items = [it for part in parts for it in part.items]
+    ds = Dataset("emogator", items)
+    ds.sources = [
+        {"folder": r.name, "clips": len(part), "speakers": len(set(part.speakers or []))}
+        for r, part in zip(roots, parts)
+    ]
+    folders = "; ".join(f"{s['folder']}: {s['clips']} clips, {s['speakers']} speakers" for s in ds.sources)
     ds.description = (
         f"EmoGator vocal bursts (arXiv 2301.00508, Apache-2.0): {len(ds)} clips, "
-        f"{n_spk} speakers, {len(ds.labels)} emotion categories"
+        f"{len(seen)} speakers, {len(ds.labels)} emotion categories ({folders})"
     )
     return ds
 

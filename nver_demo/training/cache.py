@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from .. import audio
 from .datasets import Dataset
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def extract(
     """
     from tqdm.auto import tqdm
 
-    from . import backbones
+    from .. import backbones
 
     cache = cache or EmbeddingCache()
     spec = backbones.spec(backbone_name)

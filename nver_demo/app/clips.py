@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from .. import audio
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import backbones, checkpoint, heads, paper
+from .. import backbones, checkpoint, heads, paper
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
 )
 
-from . import heads, metrics
-from .heads import Head
+from .. import heads, metrics
+from ..heads import Head
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def fit_full_batch(
 
     ``config.head_config["C"]`` fixes the strength and skips the search.
     """
-    from .heads.linear import C_GRID
+    from ..heads.linear import C_GRID
 
     t0 = time.perf_counter()
     fit_idx, val_idx = val_index or validation_split(y, groups, config.val_fraction, config.seed)

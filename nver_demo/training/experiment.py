@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from . import __version__, cache, checkpoint, heads, projection, train
+from .. import __version__, checkpoint, heads, projection
+from . import cache, train
 from .datasets import Dataset
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """What the app does, without Gradio: load the chosen models, run them on a clip (each
 backbone once, however many models share it), place the clip on the embedding map, and let
 models vote. Functions return named results of plain data; ``app.py`` turns them into
-components, and :class:`~nver_demo.audio.AudioError` / :class:`~nver_demo.catalog.ModelUnavailable`
+components, and :class:`~nver_demo.audio.AudioError` / :class:`~nver_demo.app.catalog.ModelUnavailable`
 into ``gr.Error``.
 
 Order of work in :func:`analyze` and :func:`compare`: read and validate the clip, resolve and
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backbones, catalog, clips, projection
-from .predict import Prediction, Predictor, embed_clip, get_backbone
+from .. import backbones, projection
+from . import catalog, clips
+from ..predict import Prediction, Predictor, embed_clip, get_backbone
 
 log = logging.getLogger(__name__)
 
