@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import audio, backbones, checkpoint
+from . import audio, backbones, calibration, checkpoint, families
 from .backbones import Backbone
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,21 @@ class Prediction:
     embeddings: dict[str, np.ndarray]  # backbone name -> (dim,)
     views: dict[str, np.ndarray]  # head views (e.g. "fused") -> (d,)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    #: Emotion family -> summed probability (families.FAMILIES order); empty for non-EmoGator labels.
+    families: dict[str, float] = field(default_factory=dict)
+    #: Plain sentence: how often a top-1 at this confidence was right in cross-validation (or None).
+    reliability: str | None = None
+    #: True when ``probs`` are temperature-scaled (the checkpoint carries a fitted temperature).
+    calibrated: bool = False
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         return list(self.probs.items())[:k]
+
+    @property
+    def family(self) -> str | None:
+        """The family of the top label (not the most probable family), or None."""
+        fam = families.family_of(self.label)
+        return fam.name if fam else None
 
 
 def embed_clip(
@@ -110,7 +122,9 @@ class Predictor:
         xs = [torch.from_numpy(np.asarray(embeddings[b], dtype=np.float32)[None]) for b in self.backbones]
         with torch.inference_mode():
             out = self.checkpoint.head(*xs)
-            p = torch.softmax(out.logits.float(), dim=-1)[0].numpy().astype(np.float64)
+            logits = out.logits.float()[0].numpy()
+        cal = self.meta.get("calibration") or {}
+        p = calibration.softmax(logits, cal.get("temperature", 1.0))
         p = p / p.sum()
         order = np.argsort(-p)
         probs = {self.labels[i]: float(p[i]) for i in order}
@@ -121,6 +135,9 @@ class Predictor:
             embeddings={b: np.asarray(embeddings[b]) for b in self.backbones},
             views=views,
             timings={"head": time.perf_counter() - t0},
+            families=families.family_probs(probs) if families.covers(self.labels) else {},
+            reliability=calibration.plain_words(float(p[order[0]]), cal.get("bins_after", [])),
+            calibrated="temperature" in cal,
         )
 
     def predict(self, wave: np.ndarray, sr: int) -> Prediction:
