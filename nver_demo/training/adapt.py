@@ -84,10 +84,13 @@ def load_state_data(dataset: Dataset, cache_root: Path, progress: bool = True) -
                      {"not cached / undecodable": missing, "near-silent": quiet})  # fmt: skip
 
 
-def _refit_probe(feats, y, n_classes, fit_idx, val_idx, seed) -> LinearHead:
-    """The L-BFGS probe on given features, L2 chosen on the validation speakers, refit on all."""
-    cfg = train.TrainConfig(seed=seed)
-    return train.fit_full_batch("linear", [feats], y, n_classes, None, cfg, (fit_idx, val_idx)).head
+def _refit_probe(feats, y, n_classes, train_idx, fit_rel, val_rel, seed, C: float | None = None) -> LinearHead:
+    """The L-BFGS probe on the training fold only: L2 chosen on its validation speakers (or fixed
+    ``C``), then refit on all of the training fold, as the baseline's cross-validation does.
+    ``fit_rel``/``val_rel`` index into ``train_idx``."""
+    cfg = train.TrainConfig(seed=seed, head_config={"C": C} if C else {})
+    x = feats[train_idx]
+    return train.fit_full_batch("linear", [x], y[train_idx], n_classes, None, cfg, (fit_rel, val_rel)).head
 
 
 def _probs(head_or_model, feats: np.ndarray) -> np.ndarray:
@@ -111,9 +114,10 @@ def run_fold(data: StateData, k: int, encoder, config: finetune.FinetuneConfig, 
     fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
     res = finetune.finetune(data.h, data.frozen, data.base, data.y, n_classes, encoder, fit_idx, val_idx, config, progress)
     base = data.base
-    frozen_probe = _refit_probe(base, data.y, n_classes, fit_idx, val_idx, config.seed)  # as the baseline CV
+    # The baseline, as its own CV fits it (C was already chosen on these validation speakers).
+    frozen_probe = _refit_probe(base, data.y, n_classes, train_idx, fit_rel, val_rel, config.seed, res.probe.C)
     adapted = finetune.embed(res.model.top, data.h, data.frozen)
-    refit = _refit_probe(adapted, data.y, n_classes, fit_idx, val_idx, config.seed)
+    refit = _refit_probe(adapted, data.y, n_classes, train_idx, fit_rel, val_rel, config.seed, res.probe.C)
     readings = {
         "frozen_probe": _probs(frozen_probe, base[test_idx]),
         "finetuned_head": _probs(res.model, adapted[test_idx]),
@@ -122,11 +126,11 @@ def run_fold(data: StateData, k: int, encoder, config: finetune.FinetuneConfig, 
     result = {"fold": k, "n_test": len(test_idx), "best_step": res.best_step, "probe_val_f1": res.probe_val_f1,
               "best_val_f1": res.best_val_f1, "history": res.history, "seconds": round(time.perf_counter() - t0, 1),
               "config": config.to_dict()}  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
     for name, p in readings.items():
         result[name] = metrics.scores(data.y[test_idx], p.argmax(1), n_classes)
         np.save(work / f"fold{k}_{name}.npy", p.astype(np.float32))
     np.save(work / f"fold{k}_test_idx.npy", test_idx)
-    work.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -160,11 +164,11 @@ def save_weights(top, path: Path, meta: dict) -> Path:
 
 
 def final(data: StateData, encoder, config: finetune.FinetuneConfig, work: Path, out_dir: Path,
-          weights_path: Path, reading: str, refs_per_class: int = 10, progress: bool = True):  # fmt: skip
+          weights_path: Path, reading: str, refs_per_class: int = 10, n_splits: int = 5, progress: bool = True):  # fmt: skip
     """Fine-tune on all speakers but a held-out 15 % (early stopping, reference clips), save the
     tuned block as backbone weights and the head as a checkpoint carrying the CV of ``reading``."""
     n_classes = len(data.dataset.labels)
-    cv = collect(data, work, reading)
+    cv = collect(data, work, reading, n_splits)
     fit_idx, val_idx = train.validation_split(data.y, data.groups, config.val_fraction, config.seed)
     res = finetune.finetune(data.h, data.frozen, data.base, data.y, n_classes, encoder, fit_idx, val_idx, config, progress)
     top = res.model.top

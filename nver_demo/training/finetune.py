@@ -57,6 +57,7 @@ class FinetuneConfig:
     mixup_alpha: float = 0.2  # Beta(a, a) mixing of pooled features; 0 = off
     evals_per_epoch: int = 3
     patience: int = 4  # evaluations without improvement of the validation macro-F1
+    bf16: bool = True  # bfloat16 autocast for the training passes (evaluation stays float32)
     val_fraction: float = 0.15
     seed: int = 0
 
@@ -231,7 +232,8 @@ def finetune(
             model.train()
             hb, mb = _pad([h[i] for i in b])
             mb = _augment_mask(mb, config, rng)
-            feats = model.features(torch.from_numpy(frozen[b]), hb, mb)
+            with torch.autocast(hb.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                feats = model.features(torch.from_numpy(frozen[b]), hb, mb).float()
             target = yt[b]
             if config.mixup_alpha > 0:
                 lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
