@@ -22,7 +22,7 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from nver_demo import audio, paper  # noqa: E402
+from nver_demo import audio, configure_threads, paper  # noqa: E402
 from nver_demo.app import catalog, clips, report, service  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -51,6 +51,18 @@ MAP_NOTE = """Each dot is a reference clip from speakers the model did not train
 true label; the star is your clip. PCA projects your clip exactly; UMAP places it at the weighted mean of
 its nearest reference clips in a layout fixed at training time. No t-SNE: it cannot place a new clip
 without refitting the whole map."""
+
+
+class ModelChecklist(gr.CheckboxGroup):
+    """A CheckboxGroup whose values reach the handler unchecked, so that a model name it does not
+    list gets the catalogue's "Unknown model" sentence (shortened), as on /analyze, instead of
+    Gradio's "not in the list of choices" echoing the whole value. A template: the page shows
+    it as a CheckboxGroup."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return list(payload) if isinstance(payload, (list, tuple)) else payload
 
 
 def _human_errors(fn):
@@ -201,7 +213,7 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
                 type="filepath",
                 label="Clip (the one from Analyze, or another)",
             )
-            models = gr.CheckboxGroup(
+            models = ModelChecklist(
                 [(m.choice_label(), m.name) for m in h.infos],
                 value=h.selection,
                 label=f"Models (up to {service.MAX_COMPARE})",
@@ -299,6 +311,7 @@ def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_threads(runs=MODEL_RUNS)  # threads per run: cores // MODEL_RUNS, or $NVER_THREADS
     infos = catalog.models()
     demo = build_demo(infos)
     demo.launch(**LAUNCH, prevent_thread_lock=True)
