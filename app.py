@@ -11,9 +11,16 @@ API: ``/analyze`` (audio, model, map method, map view) and ``/compare`` (audio, 
 
 from __future__ import annotations
 
-from nver_demo import spaces_compat
+from nver_demo import configure_threads, spaces_compat
 
 spaces_compat.init()  # ZeroGPU: `spaces` must be imported before anything initialises CUDA
+#: Analyze/Compare runs at once (shared): two, so one slow first download of Hub weights does
+#: not block every other visitor; more would only split two CPU cores further.
+MODEL_RUNS = 2
+if __name__ == "__main__":  # `python app.py` (also on Spaces); importing the module changes nothing
+    # Before torch loads, so its OpenMP runtime also reads the wait policy: cores // MODEL_RUNS
+    # threads per run in every pool, or $NVER_THREADS (nver_demo/threads.py).
+    configure_threads(runs=MODEL_RUNS)
 
 import logging  # noqa: E402
 import threading  # noqa: E402
@@ -22,14 +29,11 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from nver_demo import audio, configure_threads, paper  # noqa: E402
+from nver_demo import audio, paper  # noqa: E402
 from nver_demo.app import catalog, clips, report, service  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "150mb"  # a 10-minute 48 kHz stereo WAV is 115 MB; only its start is decoded
-#: Analyze/Compare runs at once (shared): two, so one slow first download of Hub weights does
-#: not block every other visitor; more would only split two CPU cores further.
-MODEL_RUNS = 2
 THEME = gr.themes.Soft(primary_hue="orange", neutral_hue="slate")
 CSS = """
 .gradio-container {max-width: 1280px !important; margin: auto}
@@ -311,7 +315,7 @@ def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    configure_threads(runs=MODEL_RUNS)  # threads per run: cores // MODEL_RUNS, or $NVER_THREADS
+    configure_threads(runs=MODEL_RUNS)  # applied at the top already; again, to log it (idempotent)
     infos = catalog.models()
     demo = build_demo(infos)
     demo.launch(**LAUNCH, prevent_thread_lock=True)

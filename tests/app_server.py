@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,23 @@ def serve(ckpt_dir: Path) -> str:
     import app
     from nver_demo.app import catalog
 
-    demo = app.build_demo(catalog.models(ckpt_dir, hub=False))
-    demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    demo = app.build_demo(catalog.models(ckpt_dir, hub=False, local=False))
+    for attempt in range(5):  # a port another process takes between our probe and the bind: retry
+        try:
+            demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(), **app.LAUNCH)
+            break
+        except OSError:
+            if attempt == 4:
+                raise
     return demo.local_url
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, chosen by the OS (never Gradio's fixed 7860 scan,
+    which two servers started at once on one machine can both pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
