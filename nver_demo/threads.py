@@ -15,7 +15,9 @@ the CLI call :func:`configure_threads` once at start-up, which gives each concur
   (takes effect for OpenMP runtimes not yet loaded, e.g. when torch is imported afterwards).
 
 ``cores`` is what this process may really use: the CPU affinity mask, capped by a cgroup CPU
-quota (containers, Spaces). The operator overrides the count with ``NVER_THREADS=<n>``.
+quota (containers, Spaces). The operator sets the count with ``NVER_THREADS=<n>``; failing that,
+an ``OMP_NUM_THREADS`` already in the environment is kept (``OMP_NUM_THREADS=1 python -m
+nver_demo ...`` means one thread).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 ENV = "NVER_THREADS"
 _POOL_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+_WRITTEN = "NVER_THREADS_APPLIED"  # what this module last wrote into OMP_NUM_THREADS
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class ThreadPolicy:
     threads: int  # threads per model run, in torch and every BLAS/OpenMP pool
     cores: int  # cores this process may use
     runs: int  # model runs expected at once
-    source: str  # "NVER_THREADS" or "cores // runs"
+    source: str  # "NVER_THREADS", "OMP_NUM_THREADS" or "cores // runs"
     pools: tuple[str, ...]  # libraries limited now ("torch", "openblas", "openmp", ...)
 
     def describe(self) -> str:
@@ -67,32 +70,38 @@ def available_cores(cgroup_cpu_max: Path = _CGROUP_CPU_MAX) -> int:
     return max(1, cores)
 
 
-def _override() -> int | None:
-    raw = os.environ.get(ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"{ENV}={raw!r}: expected a whole number of threads, e.g. {ENV}=1") from None
-    if not 1 <= n <= 1024:
-        raise ValueError(f"{ENV}={n}: expected between 1 and 1024 threads")
-    return n
+def _override() -> tuple[int, str] | None:
+    """(threads, variable) from ``NVER_THREADS``, else from an ``OMP_NUM_THREADS`` set before
+    the first call (not one this module wrote)."""
+    for var in (ENV, "OMP_NUM_THREADS"):
+        raw = os.environ.get(var, "").strip()
+        if not raw or (var != ENV and raw == os.environ.get(_WRITTEN)):
+            continue
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"{var}={raw!r}: expected a whole number of threads, e.g. {var}=1") from None
+        if not 1 <= n <= 1024:
+            raise ValueError(f"{var}={n}: expected between 1 and 1024 threads")
+        return n, var
+    return None
 
 
 def configure_threads(runs: int = 1) -> ThreadPolicy:
     """Size every thread pool for ``runs`` model runs at once on the cores available.
 
     Call once at start-up (calling again re-applies). Returns the policy it applied.
-    Raises ValueError for a malformed ``NVER_THREADS``.
+    Raises ValueError for a malformed ``NVER_THREADS`` or ``OMP_NUM_THREADS``.
     """
     runs = max(1, int(runs))
     cores = available_cores()
-    override = _override()
-    threads = override if override is not None else max(1, cores // runs)
-    source = ENV if override is not None else "cores // runs"
+    threads, source = _override() or (max(1, cores // runs), "cores // runs")
     for var in _POOL_VARS:  # libraries loaded from now on read these at load time
         os.environ[var] = str(threads)
+    if source == "cores // runs":  # ours: a later call (or a child process) may recompute it
+        os.environ[_WRITTEN] = str(threads)
+    else:
+        os.environ.pop(_WRITTEN, None)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     pools: list[str] = []
     if "torch" in sys.modules:  # already imported: its pool size is fixed unless set directly

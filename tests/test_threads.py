@@ -60,6 +60,23 @@ print(json.dumps({"threads": p.threads, "torch": torch.get_num_threads(), "sourc
     assert "torch" in r["pools"] and "openblas" in r["pools"]
 
 
+def test_an_omp_num_threads_set_by_the_operator_is_kept_across_calls(monkeypatch):
+    for var in (threads.ENV, "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", threads._WRITTEN):
+        monkeypatch.delenv(var, raising=False)  # restored after the test, whatever the policy wrote
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for runs in (1, 1, 2):
+        p = threads.configure_threads(runs)
+        assert (p.threads, p.source) == (1, "OMP_NUM_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    first = threads.configure_threads(1)  # computed, written into OMP_NUM_THREADS ...
+    again = threads.configure_threads(1)  # ... and recognised as ours next time
+    assert first.source == again.source == "cores // runs" and first.threads == again.threads
+    threads.configure_threads(2)
+    import torch
+
+    torch.set_num_threads(1)  # leave the test process as conftest set it
+
+
 @pytest.mark.parametrize("value", ["two", "0", "-1", "100000"])
 def test_a_bad_override_says_what_is_expected(monkeypatch, value):
     monkeypatch.setenv(threads.ENV, value)
