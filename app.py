@@ -57,16 +57,17 @@ its nearest reference clips in a layout fixed at training time. No t-SNE: it can
 without refitting the whole map."""
 
 
-class ModelChecklist(gr.CheckboxGroup):
-    """A CheckboxGroup whose values reach the handler unchecked, so that a model name it does not
+def _unchecked(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
+    """Let a CheckboxGroup's values reach the handler unchecked, so that a model name it does not
     list gets the catalogue's "Unknown model" sentence (shortened), as on /analyze, instead of
-    Gradio's "not in the list of choices" echoing the whole value. A template: the page shows
-    it as a CheckboxGroup."""
+    Gradio's "not in the list of choices" echoing the whole value back. Set on the instance: a
+    subclass would make Gradio write an app.pyi stub beside this file."""
 
-    is_template = True
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         return list(payload) if isinstance(payload, (list, tuple)) else payload
+
+    group.preprocess = preprocess
+    return group
 
 
 def _human_errors(fn):
@@ -217,10 +218,12 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
                 type="filepath",
                 label="Clip (the one from Analyze, or another)",
             )
-            models = ModelChecklist(
-                [(m.choice_label(), m.name) for m in h.infos],
-                value=h.selection,
-                label=f"Models (up to {service.MAX_COMPARE})",
+            models = _unchecked(
+                gr.CheckboxGroup(
+                    [(m.choice_label(), m.name) for m in h.infos],
+                    value=h.selection,
+                    label=f"Models (up to {service.MAX_COMPARE})",
+                )
             )
             go = gr.Button("Compare", variant="primary")
         with gr.Column(scale=7):
