@@ -33,8 +33,10 @@ MODEL_RUNS = 2
 THEME = gr.themes.Soft(primary_hue="orange", neutral_hue="slate")
 CSS = (Path(__file__).resolve().parent / "nver_demo" / "app" / "style.css").read_text(encoding="utf-8")
 #: On a phone the result is below the inputs: scroll to it when a run starts (desktop: no-op).
-SCROLL_TO = "() => {{ const el = document.getElementById('{}'); if (el && window.innerWidth < 700) " \
+SCROLL_TO = (
+    "() => {{ const el = document.getElementById('{}'); if (el && window.innerWidth < 700) "
     "el.scrollIntoView({{behavior: 'smooth', block: 'start'}}); }}"
+)
 #: How the app is launched (main() and the tests): look, upload limit, the example clips' folder.
 LAUNCH = {"theme": THEME, "css": CSS, "max_file_size": MAX_FILE_SIZE, "allowed_paths": [str(EXAMPLES)]}
 INTRO = """# What emotion is in this sound?
@@ -77,7 +79,9 @@ def _status(message: str = "", kind: str = "error") -> dict:
     if not message:
         return gr.update(value="", visible=False)
     text = report.error_markdown(message) if kind == "error" else report.md_text(message)
-    return gr.update(value=text, visible=True, elem_classes=[f"{kind}-panel" if kind != "error" else "status-panel"])
+    return gr.update(
+        value=text, visible=True, elem_classes=[f"{kind}-panel" if kind != "error" else "status-panel"]
+    )
 
 
 @dataclass
@@ -233,7 +237,9 @@ def _combination_picker(h: Handlers, model: gr.Dropdown) -> None:
         pair = catalog.head_inputs().get(head0, 1) > 1
         head = gr.Dropdown(list(catalog.head_inputs()), value=head0, label="head", elem_id="pair-head")
         b1 = gr.Dropdown(bbs, value=names0[0], label="backbone 1", elem_id="pair-b1")
-        b2 = gr.Dropdown(bbs, value=names0[1], label="backbone 2 (fusion heads)", visible=pair, elem_id="pair-b2")
+        b2 = gr.Dropdown(
+            bbs, value=names0[1], label="backbone 2 (fusion heads)", visible=pair, elem_id="pair-b2"
+        )
         line = catalog.describe(h.combination(head0, *names0), h.infos)
         status = gr.Markdown(report.md_text(line), elem_classes="small-note")
         use = gr.Button("Use this combination", size="sm")

@@ -58,7 +58,7 @@ def run_analyze(page) -> None:
 
 
 def run_compare(page) -> None:
-    (page.locator("#compare-btn") if page.locator("#compare-btn").count() else page.get_by_role("button", name="Compare", exact=True)).click()
+    page.locator("#compare-btn").click()
     page.locator("#compare-summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
 
 
@@ -69,7 +69,9 @@ def shoot(url: str, out: Path, widths: list[int], themes: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS)
+        browser = p.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS
+        )
         for theme in themes:
             for width in widths:
                 ctx = browser.new_context(viewport={"width": width, "height": HEIGHTS.get(width, 900)})

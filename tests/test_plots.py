@@ -58,7 +58,9 @@ def test_compare_bars_one_panel_per_model_at_most_two_across():
     assert len(fig.data) == 2 and list(fig.data[0].y) == list(fig.data[1].y)
     fig.to_json()
     seven = plots.compare_bars({f"m{i}": PROBS for i in range(7)})
-    assert len(seven.data) == 7 and {t.xaxis for t in seven.data} == {f"x{i}" if i > 1 else "x" for i in range(1, 8)}
+    assert len(seven.data) == 7 and {t.xaxis for t in seven.data} == {
+        f"x{i}" if i > 1 else "x" for i in range(1, 8)
+    }
     assert seven.data[2].yaxis != seven.data[0].yaxis  # the third model starts a second row
 
 

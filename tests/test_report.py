@@ -63,7 +63,9 @@ def test_family_line_reliability_and_calibration():
                       reliability="When this model's top answer has 40–60 % confidence, it was right 48 %.",
                       calibrated=True)  # fmt: skip
     text = report.family_markdown(pred)
-    assert "Family: Joy & triumph" in text and "**70 %** in total" in text and "Amusement alone has 50 %" in text
+    assert (
+        "Family: Joy & triumph" in text and "**70 %** in total" in text and "Amusement alone has 50 %" in text
+    )
     assert "right 48 %" in text and report.CALIBRATED in text
     plain = report.family_markdown(Prediction("low", {"low": 1.0}, {}, {}))  # labels without families
     assert "Family" not in plain and report.UNCALIBRATED in plain

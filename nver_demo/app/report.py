@@ -20,7 +20,16 @@ DISCLAIMER = (
     "Research demo: the models guess among 30 emotion categories from short vocal bursts and are "
     "often wrong; do not use the output to judge a person."
 )
-COMPARE_HEADERS = ["model", "top emotion", "its family", "top %", "majority %", "agrees", "CV acc %", "CV F1 %"]
+COMPARE_HEADERS = [
+    "model",
+    "top emotion",
+    "its family",
+    "top %",
+    "majority %",
+    "agrees",
+    "CV acc %",
+    "CV F1 %",
+]
 PAPER_HEADERS = ["model", "papers' accuracy % (ASVP-ESD / JNV / VIVAE)", "the papers' backbones"]
 CALIBRATED = "Probabilities are calibrated: temperature-scaled on speakers the model never trained on."
 UNCALIBRATED = "Probabilities are not calibrated: read them as the model's scores, not as odds."
