@@ -379,7 +379,6 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.BACKBONE_HEADERS,
         interactive=False,
         wrap=True,
-        column_widths=["14%", "9%", "10%", "9%", "12%", "46%"],
         max_height=1200,  # every backbone visible without scrolling inside the table
     )
     gr.Markdown(
@@ -390,7 +389,6 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.HEAD_HEADERS,
         interactive=False,
         wrap=True,
-        column_widths=["10%", "18%", "10%", "62%"],
     )
     gr.Markdown(
         "### Trained models here\nCross-validated on EmoGator with whole speakers held out: how often a "
@@ -401,7 +399,6 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.MODEL_HEADERS,
         interactive=False,
         wrap=True,
-        column_widths=["34%", "12%", "11%", "11%", "6%", "8%", "9%", "9%"],
         max_height=1200,
     )
     with_cm = [m for m in h.infos if m.cv.get("confusion")]

@@ -55,11 +55,14 @@ def start_app(port: int, tmp: str) -> subprocess.Popen:
 def run_analyze(page) -> None:
     page.get_by_text("Amusement", exact=True).first.click()
     page.locator("#summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
+    for chart in ("#bars", "#map"):  # plotly's script loads lazily: slow on a busy machine
+        page.locator(f"{chart} .main-svg").first.wait_for(timeout=TIMEOUT_MS)
 
 
 def run_compare(page) -> None:
     page.locator("#compare-btn").click()
     page.locator("#compare-summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#compare-bars .main-svg").first.wait_for(timeout=TIMEOUT_MS)
 
 
 ACTIONS = {"Analyze": run_analyze, "Compare": run_compare}
@@ -76,6 +79,7 @@ def shoot(url: str, out: Path, widths: list[int], themes: list[str]) -> None:
             for width in widths:
                 ctx = browser.new_context(viewport={"width": width, "height": HEIGHTS.get(width, 900)})
                 page = ctx.new_page()
+                page.set_default_timeout(TIMEOUT_MS)
                 page.goto(url + ("?__theme=dark" if theme == "dark" else "?__theme=light"))
                 page.get_by_role("tab").first.wait_for(timeout=TIMEOUT_MS)
                 names = [t.strip() for t in page.get_by_role("tab").all_inner_texts()]
@@ -84,6 +88,9 @@ def shoot(url: str, out: Path, widths: list[int], themes: list[str]) -> None:
                     page.wait_for_timeout(500)
                     if name in ACTIONS:
                         ACTIONS[name](page)
+                    for chart in page.locator(".js-plotly-plot").all():  # every chart in view has drawn
+                        if chart.is_visible():
+                            chart.locator(".main-svg").first.wait_for(timeout=TIMEOUT_MS)
                     page.wait_for_timeout(1500)  # plotly's resize and transitions
                     size = "phone" if width < 700 else "desktop"
                     path = out / f"{name.lower()}-{size}-{theme}.jpg"

@@ -26,8 +26,15 @@ class Downloads:
     """Writes result files into ``root`` (default: a new private temporary directory)."""
 
     def __init__(self, root: str | Path | None = None) -> None:
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="nver_results_"))
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._root = Path(root) if root is not None else None
+
+    @property
+    def root(self) -> Path:
+        """The folder, made on first use (building the app writes nothing)."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="nver_results_"))
+        self._root.mkdir(parents=True, exist_ok=True)
+        return self._root
 
     def write(self, stem: str, csv_text: str, details: dict) -> list[str]:
         """``<stem>.csv`` and ``<stem>.json`` in a fresh folder; returns their paths."""
