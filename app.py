@@ -350,7 +350,8 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
             md = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary", elem_id="compare-summary")
             files = gr.File(label="Download the result (CSV, JSON)", file_count="multiple", interactive=False)
     table = gr.Dataframe(headers=report.COMPARE_HEADERS, label="Agreement (measured here, on EmoGator)",
-                         interactive=False, wrap=True, elem_id="compare-table")  # fmt: skip
+                         interactive=False, wrap=True, elem_id="compare-table",
+                         elem_classes="wide-table")  # fmt: skip
     papers = gr.Dataframe(headers=report.PAPER_HEADERS, visible=False, interactive=False, wrap=True,
                           label="Reported by the papers, on other datasets: not measured here")  # fmt: skip
     bars = gr.Plot(label="Probabilities per model (orange: that model's top emotion)", elem_id="compare-bars")
@@ -379,6 +380,8 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.BACKBONE_HEADERS,
         interactive=False,
         wrap=True,
+        elem_classes="wide-table",
+        column_widths=["14%", "9%", "10%", "9%", "12%", "46%"],
         max_height=1200,  # every backbone visible without scrolling inside the table
     )
     gr.Markdown(
@@ -389,6 +392,8 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.HEAD_HEADERS,
         interactive=False,
         wrap=True,
+        elem_classes="wide-table",
+        column_widths=["10%", "18%", "10%", "62%"],
     )
     gr.Markdown(
         "### Trained models here\nCross-validated on EmoGator with whole speakers held out: how often a "
@@ -399,6 +404,8 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.MODEL_HEADERS,
         interactive=False,
         wrap=True,
+        elem_classes="wide-table",
+        column_widths=["34%", "12%", "11%", "11%", "6%", "8%", "9%", "9%"],
         max_height=1200,
     )
     with_cm = [m for m in h.infos if m.cv.get("confusion")]
