@@ -186,7 +186,7 @@ def compare_bars(
     rows = max(1, -(-len(names) // cols))
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.04,
                         vertical_spacing=min(0.3, 90 / (rows * (60 + 19 * len(order)))),
-                        subplot_titles=[_wrap(n, 16) for n in names])  # fmt: skip
+                        subplot_titles=[_wrap_words(n, 20) if " " in n else _wrap(n, 20) for n in names])  # fmt: skip
     xmax = max([100 * v for p in probs_by_model.values() for v in p.values()] + [1.0]) * 1.1
     for i, name in enumerate(names):
         row, col = divmod(i, cols)
