@@ -30,15 +30,17 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from nver_demo import audio, paper  # noqa: E402
-from nver_demo.app import catalog, clips, report, service  # noqa: E402
+from nver_demo.app import catalog, clips, downloads, report, service  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "150mb"  # a 10-minute 48 kHz stereo WAV is 115 MB; only its start is decoded
 THEME = gr.themes.Soft(primary_hue="orange", neutral_hue="slate")
-CSS = """
-.gradio-container {max-width: 1280px !important; margin: auto}
-.small-note {font-size: 0.9em; opacity: 0.85}
-"""
+CSS = (Path(__file__).resolve().parent / "nver_demo" / "app" / "style.css").read_text(encoding="utf-8")
+#: On a phone the result is below the inputs: scroll to it when a run starts (desktop: no-op).
+SCROLL_TO = (
+    "() => {{ const el = document.getElementById('{}'); if (el && window.innerWidth < 700) "
+    "el.scrollIntoView({{behavior: 'smooth', block: 'start'}}); }}"
+)
 #: How the app is launched (main() and the tests): look, upload limit, the example clips' folder.
 LAUNCH = {"theme": THEME, "css": CSS, "max_file_size": MAX_FILE_SIZE, "allowed_paths": [str(EXAMPLES)]}
 INTRO = """# What emotion is in this sound?
@@ -51,8 +53,8 @@ LONG_CLIPS = (
     f"Silence around recordings longer than {clips.TRIM_LONGER_THAN_S:g} s is trimmed, then at most the "
     f"first {clips.MAX_ANALYSIS_S:g} s of sound are analysed; the result says which part."
 )
-MAP_NOTE = """Each dot is a reference clip from speakers the model did not train on, coloured by its
-true label; the star is your clip. PCA projects your clip exactly; UMAP places it at the weighted mean of
+MAP_NOTE = """Each dot is a reference clip from speakers the model did not train on, coloured by the
+family of its true label (hover for the label); the star is your clip. PCA projects your clip exactly; UMAP places it at the weighted mean of
 its nearest reference clips in a layout fixed at training time. No t-SNE: it cannot place a new clip
 without refitting the whole map."""
 
@@ -70,13 +72,16 @@ def _unchecked(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
     return group
 
 
+HUMAN_ERRORS = (audio.AudioError, catalog.ModelUnavailable)
+
+
 def _human_errors(fn):
-    """The package's human-readable errors become gr.Error, the clip's warnings gr.Warning."""
+    """For the API: the package's human-readable errors become gr.Error, the clip's warnings gr.Warning."""
 
     def wrapped(*args):
         try:
             result = fn(*args)
-        except (audio.AudioError, catalog.ModelUnavailable) as e:
+        except HUMAN_ERRORS as e:
             raise gr.Error(str(e), print_exception=False) from e
         for w in result.clip.warnings:
             gr.Warning(w)
@@ -85,9 +90,25 @@ def _human_errors(fn):
     return wrapped
 
 
+def _status(message: str = "", kind: str = "error") -> dict:
+    """The panel above a tab's result: an error (kept until the next run), a note that the result
+    is out of date, or hidden."""
+    if not message:
+        return gr.update(value="", visible=False)
+    text = report.error_markdown(message) if kind == "error" else report.md_text(message)
+    return gr.update(
+        value=text, visible=True, elem_classes=[f"{kind}-panel" if kind != "error" else "status-panel"]
+    )
+
+
 @dataclass
 class Handlers:
-    """Event functions bound to this app's model catalogue (no module-level state)."""
+    """Event functions bound to this app's model catalogue (no module-level state).
+
+    Two kinds per tab: the API ones (``analyze``, ``compare``) raise ``gr.Error`` so an API caller
+    gets the sentence as an exception; the page ones (``analyze_page``, ``compare_page``) never
+    raise for bad input: they clear the previous result and show the sentence in the page, where
+    it stays (a toast vanishes after seconds and leaves red "Error" pills behind)."""
 
     infos: list[catalog.ModelInfo]
 
@@ -95,51 +116,169 @@ class Handlers:
         self.default = catalog.default_model(self.infos)
         self.selection = catalog.default_selection(self.infos)
         self.runner = spaces_compat.gpu(service.run_models, duration=20)  # the only GPU step
-        self._analysis = _human_errors(self._analysis)
-        self._comparison = _human_errors(self._comparison)
+        self.downloads = downloads.Downloads()
+        self._api_analysis = _human_errors(self._analysis)
+        self._api_comparison = _human_errors(self._comparison)
 
     def _analysis(self, clip, model, method, view):
+        model, method, view = model or self.default, method or "PCA", view or "fused"
         return service.analyze(clip, model, self.infos, method.lower(), view, runner=self.runner)
 
     def _comparison(self, clip, models):
         return service.compare(clip, models, self.infos, runner=self.runner)
 
-    def analyze(self, clip, model, method, view):
-        a = self._analysis(clip, model or self.default, method or "PCA", view or "fused")
-        v = report.analysis_view(a)
-        return v.label, v.bars, v.map, v.markdown, v.details, {"source": a.source, "pred": a.pred}
+    # --- Analyze ---
 
-    def compare(self, clip, models):
-        v = report.comparison_view(self._comparison(clip, models))
-        return v.bars, v.rows, v.markdown, v.details
+    def analyze(self, clip, model, method, view):
+        """API /analyze: label, bars, map, summary, details."""
+        v = report.analysis_view(self._api_analysis(clip, model, method, view))
+        return v.label, v.bars, v.map, v.markdown, v.details
+
+    #: What the page's analysis updates, in order (see ``_analyze_tab``).
+    ANALYSIS_OUTPUTS = ("status", "top", "family", "bars", "map", "map_note", "summary", "details", "files",
+                        "state")  # fmt: skip
+
+    def analyze_page(self, clip, model, method, view):
+        try:
+            a = self._analysis(clip, model, method, view)
+        except HUMAN_ERRORS as e:
+            return self.cleared_analysis(str(e))
+        for w in a.clip.warnings:
+            gr.Warning(w)
+        v = report.analysis_view(a)
+        stem = f"{Path(a.clip.name or 'recording').stem}-{a.name}"
+        files = self.downloads.write(stem, report.probabilities_csv(a), v.details)
+        state = {"source": a.source, "pred": a.pred}
+        return (_status(), v.label, report.family_markdown(a.pred), v.bars, v.map,
+                report.map_note(a.map, a.map_note), v.markdown, v.details, files, state)  # fmt: skip
+
+    @staticmethod
+    def cleared_analysis(error: str = ""):
+        """No result on screen (and the error, if any): never an old result under a new clip or model."""
+        return (_status(error), None, "", None, None, "", f"*{report.DISCLAIMER}*", None, None, None)
+
+    def rerun(self, clip, model, method, view):
+        """The model changed: run it on the clip on screen, or clear the result when there is none."""
+        return self.analyze_page(clip, model, method, view) if clip else self.cleared_analysis()
 
     def remap(self, state, method, view):
         if not state:
-            return gr.skip()
+            return gr.skip(), gr.skip()
         predictor = service.get_predictor(state["source"])
-        return report.map_figure(*service.remap(predictor, state["pred"], method.lower(), view))
+        data, note = service.remap(predictor, state["pred"], method.lower(), view)
+        return report.map_figure(data, note), report.map_note(data, note)
 
     def on_model(self, model):
         m = next((i for i in self.infos if i.name == model), None)
         keys = service.view_choices(m.backbones if m else [])
-        return catalog.describe(model, self.infos), gr.update(choices=keys, value="fused")
+        return report.md_text(catalog.describe(model, self.infos)), gr.update(choices=keys, value="fused")
+
+    # --- the head/backbone picker ---
 
     @staticmethod
     def combination(head, b1, b2):
         names = [b1] if catalog.head_inputs().get(head, 1) == 1 else [b1, b2]
         return catalog.combination_name(head, [n for n in names if n])
 
+    def on_combination(self, head, b1, b2):
+        """Second backbone only for fusion heads; a line saying whether the combination runs here."""
+        pair = catalog.head_inputs().get(head, 1) > 1
+        text = catalog.describe(self.combination(head, b1, b2), self.infos)
+        return gr.update(visible=pair), report.md_text(text)
+
+    # --- Compare ---
+
+    def compare(self, clip, models):
+        """API /compare: plot, table, summary, details."""
+        v = report.comparison_view(self._api_comparison(clip, models))
+        return v.bars, v.rows, v.markdown, v.details
+
+    def compare_page(self, clip, models):
+        try:
+            c = self._comparison(clip, models)
+        except HUMAN_ERRORS as e:
+            return self.cleared_comparison(str(e))
+        for w in c.clip.warnings:
+            gr.Warning(w)
+        v = report.comparison_view(c)
+        stem = f"{Path(c.clip.name or 'recording').stem}-compare"
+        files = self.downloads.write(stem, report.comparison_csv(c), v.details)
+        papers = gr.update(value=v.paper_rows, visible=bool(v.paper_rows))
+        return _status(), v.bars, v.rows, papers, v.markdown, v.details, files, clip
+
+    @staticmethod
+    def cleared_comparison(error: str = "", note: str = ""):
+        status = _status(error) if error else _status(note, kind="stale")
+        papers = gr.update(value=None, visible=False)
+        return status, None, None, papers, f"*{report.DISCLAIMER}*", None, None, None
+
+    def compare_clip_changed(self, clip, shown):
+        """A new clip in the Compare tab: the result on screen belongs to another one."""
+        if not shown or clip == shown:
+            return tuple(gr.skip() for _ in range(8))
+        return self.cleared_comparison(note="A new clip: press **Compare** to run the models on it.")
+
+    @staticmethod
+    def selection_changed(shown):
+        if not shown:
+            return gr.skip()
+        return _status("The selection changed since this result: press **Compare** to update it.", "stale")
+
+
+def _model_picker(h: Handlers) -> tuple[gr.Dropdown, gr.Markdown]:
+    choices = [(m.choice_label(), m.name) for m in h.infos]
+    model = gr.Dropdown(
+        choices,
+        value=h.default,
+        label="2 · Model (the default is a good start)",
+        allow_custom_value=True,
+        elem_id="model",
+        info="Offline-ready: runs anywhere. Needs Hub weights: pretrained backbones are fetched on "
+        "first use (or read from a local copy).",
+    )
+    described = catalog.describe(h.default, h.infos) if h.default else catalog.no_models_message()
+    return model, gr.Markdown(report.md_text(described), elem_classes="small-note")
+
+
+def _combination_picker(h: Handlers, model: gr.Dropdown) -> None:
+    """Any head with any backbones: offline backbones first, preselected with a pair that runs."""
+    with gr.Accordion("Another head or backbone pair…", open=False, elem_id="pair-picker"):
+        gr.Markdown(
+            "Any head with any backbones from the registries. If nobody trained that combination "
+            "yet, the page says how to.",
+            elem_classes="small-note",
+        )
+        bbs = catalog.backbone_choices()
+        head0, names0 = catalog.default_combination(h.infos)
+        names0 = [*names0, *(b for _, b in bbs if b not in names0)][:2] if bbs else [None, None]
+        pair = catalog.head_inputs().get(head0, 1) > 1
+        head = gr.Dropdown(list(catalog.head_inputs()), value=head0, label="head", elem_id="pair-head")
+        b1 = gr.Dropdown(bbs, value=names0[0], label="backbone 1", elem_id="pair-b1")
+        b2 = gr.Dropdown(
+            bbs, value=names0[1], label="backbone 2 (fusion heads)", visible=pair, elem_id="pair-b2"
+        )
+        line = catalog.describe(h.combination(head0, *names0), h.infos)
+        status = gr.Markdown(report.md_text(line), elem_classes="small-note")
+        use = gr.Button("Use this combination", size="sm")
+    for dd in (head, b1, b2):
+        dd.change(h.on_combination, [head, b1, b2], [b2, status], api_visibility="private", queue=False)
+    use.click(h.combination, [head, b1, b2], model, api_visibility="private", queue=False)
+
+
+def _glossary() -> None:
+    with gr.Accordion("What the 30 emotions mean (glossary, by family)", open=False, elem_id="glossary"):
+        gr.Markdown(report.glossary_markdown())
+
 
 def _analyze_tab(h: Handlers) -> gr.Audio:
     info = next((m for m in h.infos if m.name == h.default), None)
-    choices = [(m.choice_label(), m.name) for m in h.infos]
     examples = clips.examples(EXAMPLES)
     with gr.Row(equal_height=False):
-        with gr.Column(scale=5):
+        with gr.Column(scale=5, min_width=300):
             clip = gr.Audio(
                 sources=["upload", "microphone"],
                 type="filepath",
-                label="1 · Upload or record a vocal burst",
+                label="1 · Record or upload a sound",
                 elem_id="clip",
             )
             # A Dataset, not gr.Examples: Examples probes every file with ffprobe at start-up (~1 s).
@@ -152,57 +291,53 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                 label="…or click a real vocal burst from EmoGator (Apache-2.0)",
             )
             run = gr.Button("Analyze", variant="primary", size="lg", elem_id="analyze-btn")
+            api_run = gr.Button(visible=False)  # carries the /analyze API endpoint (errors raise)
             gr.Markdown(LONG_CLIPS, elem_classes="small-note")
-        with gr.Column(scale=6):
-            model = gr.Dropdown(
-                choices,
-                value=h.default,
-                label="2 · Model (the default is a good start)",
-                allow_custom_value=True,
-                elem_id="model",
-                info="Offline-ready: runs anywhere. Needs Hub weights: pretrained backbones are fetched on "
-                "first use (or read from a local copy).",
-            )
-            described = catalog.describe(h.default, h.infos) if h.default else catalog.no_models_message()
-            model_md = gr.Markdown(described, elem_classes="small-note")
-            with gr.Accordion("Another head or backbone pair…", open=False):
-                gr.Markdown(
-                    "Any head with any backbones from the registries. If nobody trained that combination "
-                    "yet, the page says how to.",
-                    elem_classes="small-note",
-                )
-                bbs = catalog.backbone_choices()
-                with gr.Row():
-                    head = gr.Dropdown(list(catalog.head_inputs()), value="reno", label="head")
-                    b1 = gr.Dropdown(bbs, value=bbs[0][1] if bbs else None, label="backbone 1")
-                    b2 = gr.Dropdown(bbs, value=bbs[-1][1] if bbs else None, label="backbone 2 (pairs)")
-                use = gr.Button("Use this combination", size="sm")
-            top = gr.Label(num_top_classes=5, label="Top emotions", elem_id="top-label")
-            summary = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary", elem_id="summary")
+        with gr.Column(scale=6, min_width=300):
+            model, model_md = _model_picker(h)
+            _combination_picker(h, model)
+            with gr.Column(elem_id="result"):
+                status = gr.Markdown(visible=False, elem_id="analyze-status", elem_classes="status-panel")
+                top = gr.Label(num_top_classes=5, label="Top emotions", elem_id="top-label")
+                family = gr.Markdown(elem_id="family")
+                _glossary()
+                summary = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary", elem_id="summary")
+                files = gr.File(label="Download the result (CSV of probabilities, JSON)", file_count="multiple",
+                                interactive=False, elem_id="analyze-files")  # fmt: skip
     with gr.Row(equal_height=False):
-        bars = gr.Plot(label="Probabilities of all classes", elem_id="bars")
-        with gr.Column():
+        bars = gr.Plot(label="Probabilities of all classes", elem_id="bars", min_width=300)
+        with gr.Column(min_width=300):
             emap = gr.Plot(label="Embedding map", elem_id="map")
+            map_note = gr.Markdown(elem_classes="small-note")
             with gr.Row():
-                method = gr.Radio(["PCA", "UMAP"], value="PCA", label="map method")
+                method = gr.Radio(["PCA", "UMAP"], value="PCA", label="map method", min_width=120)
                 widest = max(catalog.head_inputs().values())  # API calls may name any view key
                 views = service.view_choices(info.backbones if info else [], pad_to=widest)
-                view = gr.Radio(views, value="fused", label="map of")
+                view = gr.Radio(views, value="fused", label="map of", min_width=200)
             gr.Markdown(MAP_NOTE, elem_classes="small-note")
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
         details = gr.JSON(label="details")
     state = gr.State(None)
 
-    ins, outs = [clip, model, method, view], [top, bars, emap, summary, details, state]
-    limits = {"concurrency_id": "models", "concurrency_limit": MODEL_RUNS}
-    run.click(h.analyze, ins, outs, api_name="analyze", **limits)
+    ins = [clip, model, method, view]
+    outs = dict(zip(Handlers.ANALYSIS_OUTPUTS, [status, top, family, bars, emap, map_note, summary, details,
+                                                  files, state]))  # fmt: skip
+    page = {"api_visibility": "private", "concurrency_id": "models", "concurrency_limit": MODEL_RUNS}
+    api_run.click(h.analyze, ins, [top, bars, emap, summary, details], api_name="analyze",
+                  concurrency_id="models", concurrency_limit=MODEL_RUNS)  # fmt: skip
+    # Runs by itself when a sound arrives or the model changes; the button re-runs.
+    gr.on([run.click, clip.upload, clip.stop_recording], h.analyze_page, ins, list(outs.values()), **page)
     pick.click(lambda i: str(examples[i].path), pick, clip, api_visibility="private", queue=False).then(
-        h.analyze, ins, outs, api_visibility="private", **limits
+        h.analyze_page, ins, list(outs.values()), **page
+    )
+    gr.on([run.click, clip.upload, clip.stop_recording, pick.click], None, js=SCROLL_TO.format("result"))
+    clip.clear(h.cleared_analysis, None, list(outs.values()), api_visibility="private", queue=False)
+    model.change(h.on_model, model, [model_md, view], api_visibility="private", queue=False).then(
+        h.rerun, ins, list(outs.values()), **page
     )
     for radio in (method, view):
-        radio.change(h.remap, [state, method, view], emap, api_visibility="private", show_progress="minimal")
-    model.change(h.on_model, model, [model_md, view], api_visibility="private", queue=False)
-    use.click(h.combination, [head, b1, b2], model, api_visibility="private", queue=False)
+        radio.change(h.remap, [state, method, view], [emap, map_note], api_visibility="private",
+                     show_progress="minimal")  # fmt: skip
     return clip
 
 
@@ -212,35 +347,46 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
         "work: each backbone runs once per clip."
     )
     with gr.Row(equal_height=False):
-        with gr.Column(scale=4):
+        with gr.Column(scale=4, min_width=300):
             clip = gr.Audio(
                 sources=["upload", "microphone"],
                 type="filepath",
-                label="Clip (the one from Analyze, or another)",
+                label="Clip (from Analyze, or new)",
+                elem_id="compare-clip",
             )
             models = _unchecked(
                 gr.CheckboxGroup(
                     [(m.choice_label(), m.name) for m in h.infos],
                     value=h.selection,
-                    label=f"Models (up to {service.MAX_COMPARE})",
+                    label=f"Models (any number that needs at most {service.MAX_BACKBONES} different backbones)",
+                    elem_id="compare-models",
                 )
             )
-            go = gr.Button("Compare", variant="primary")
-        with gr.Column(scale=7):
+            go = gr.Button("Compare", variant="primary", elem_id="compare-btn")
+            api_go = gr.Button(visible=False)  # carries the /compare API endpoint (errors raise)
+        with gr.Column(scale=7, min_width=300, elem_id="compare-result"):
+            status = gr.Markdown(visible=False, elem_id="compare-status", elem_classes="status-panel")
             md = gr.Markdown(f"*{report.DISCLAIMER}*", label="summary", elem_id="compare-summary")
-    table = gr.Dataframe(headers=report.COMPARE_HEADERS, label="Agreement", interactive=False, wrap=True)
-    bars = gr.Plot(label="Probabilities per model (orange: that model's top emotion)")
+            files = gr.File(label="Download the result (CSV, JSON)", file_count="multiple", interactive=False)
+    table = gr.Dataframe(headers=report.COMPARE_HEADERS, label="Agreement (measured here, on EmoGator)",
+                         interactive=False, wrap=True, elem_id="compare-table",
+                         elem_classes="wide-table")  # fmt: skip
+    papers = gr.Dataframe(headers=report.PAPER_HEADERS, visible=False, interactive=False, wrap=True,
+                          label="Reported by the papers, on other datasets: not measured here")  # fmt: skip
+    bars = gr.Plot(label="Probabilities per model (orange: that model's top emotion)", elem_id="compare-bars")
     with gr.Accordion("Raw result (JSON)", open=False):
         details = gr.JSON(label="details")
+    shown = gr.State(None)  # the clip the result on screen belongs to
+
+    outs = [status, bars, table, papers, md, details, files, shown]
+    page = {"api_visibility": "private", "concurrency_id": "models", "concurrency_limit": MODEL_RUNS}
     source.change(lambda x: x, source, clip, api_visibility="private", queue=False)
-    go.click(
-        h.compare,
-        [clip, models],
-        [bars, table, md, details],
-        api_name="compare",
-        concurrency_id="models",
-        concurrency_limit=MODEL_RUNS,
-    )
+    api_go.click(h.compare, [clip, models], [bars, table, md, details], api_name="compare",
+                 concurrency_id="models", concurrency_limit=MODEL_RUNS)  # fmt: skip
+    gr.on([go.click, clip.upload, clip.stop_recording], h.compare_page, [clip, models], outs, **page)
+    gr.on([go.click, clip.upload, clip.stop_recording], None, js=SCROLL_TO.format("compare-result"))
+    clip.change(h.compare_clip_changed, [clip, shown], outs, api_visibility="private", queue=False)
+    models.change(h.selection_changed, shown, status, api_visibility="private", queue=False)
 
 
 def _models_tab(h: Handlers) -> None:
@@ -253,6 +399,7 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.BACKBONE_HEADERS,
         interactive=False,
         wrap=True,
+        elem_classes="wide-table",
         column_widths=["14%", "9%", "10%", "9%", "12%", "46%"],
         max_height=1200,  # every backbone visible without scrolling inside the table
     )
@@ -264,6 +411,7 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.HEAD_HEADERS,
         interactive=False,
         wrap=True,
+        elem_classes="wide-table",
         column_widths=["10%", "18%", "10%", "62%"],
     )
     gr.Markdown(
@@ -275,6 +423,7 @@ def _models_tab(h: Handlers) -> None:
         headers=catalog.MODEL_HEADERS,
         interactive=False,
         wrap=True,
+        elem_classes="wide-table",
         column_widths=["34%", "12%", "11%", "11%", "6%", "8%", "9%", "9%"],
         max_height=1200,
     )
@@ -288,12 +437,11 @@ def _models_tab(h: Handlers) -> None:
         f"### The seed paper's numbers\nAs **reported by the paper, not measured here**: {paper.SOURCE}."
     )
     headers = paper.table_headers()
-    gr.Dataframe(paper.table_rows("I"), headers=headers, label="Table I: one backbone", interactive=False)
-    gr.Dataframe(
-        paper.table_rows("II"), headers=headers, label="Table II: pairs, Concat vs RENO", interactive=False
-    )
+    tall = {"headers": headers, "interactive": False, "max_height": 2400}  # every row, no hidden scroll area
+    gr.Dataframe(paper.table_rows("I"), label="Table I: one backbone", **tall)
+    gr.Dataframe(paper.table_rows("II"), label="Table II: pairs, Concat vs RENO", **tall)
     gr.Markdown(f"As **reported by the MATA paper, not measured here**: {paper.MATA_SOURCE}.")
-    gr.Dataframe(paper.table_rows("MATA"), headers=headers, label="MATA (second paper)", interactive=False)
+    gr.Dataframe(paper.table_rows("MATA"), label="MATA (second paper)", **tall)
 
 
 def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:

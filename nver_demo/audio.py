@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MIN_DURATION_S = 0.05
 #: RMS below this (full scale = 1.0: -60 dBFS) counts as silence: nothing to analyse.
 SILENCE_RMS = 1e-3
+SILENCE_DBFS = -60.0
 #: RMS below this (-50 dBFS) is near-silent: analysed with a warning, left out of training.
 QUIET_RMS = 10 ** (-50 / 20)
 
@@ -139,8 +140,8 @@ def validate(wave: np.ndarray, sr: int) -> tuple[np.ndarray, ClipStats]:
         )
     if st.is_silent:
         raise AudioError(
-            f"The clip is silent (level {st.level_dbfs:.0f} dBFS). "
-            "Check the microphone or pick a louder recording."
+            f"The clip is silent: its level is {st.level_dbfs:.0f} dBFS, below the "
+            f"{SILENCE_DBFS:.0f} dBFS silence threshold. Check the microphone or pick a louder recording."
         )
     return x, st
 

@@ -69,3 +69,16 @@ def test_examples_are_real_emogator_clips_with_labels():
     assert len({e.label for e in exs}) == len(exs)  # one per emotion
     for e in exs:
         assert clips.read_clip(e.path).stats.duration_s > 0.4
+
+
+def test_a_real_sound_recorded_far_too_low_is_amplified_not_refused(tmp_path):
+    x = burst(1.0) * 10 ** (-64 / 20) / np.sqrt(np.mean(burst(1.0) ** 2))  # -64 dBFS, below -60
+    clip = clips.read_clip(write(tmp_path / "far.wav", x.astype(np.float32), 16000, subtype="FLOAT"))
+    assert clip.stats.level_dbfs == pytest.approx(clips.AMPLIFY_TO_DBFS, abs=1.0)
+    assert "-64 dBFS, below the -60 dBFS" in clip.warnings[0] and "amplified by 34 dB" in clip.warnings[0]
+
+
+def test_noise_below_the_threshold_is_refused_with_the_level_and_threshold(tmp_path):
+    noise = (10 ** (-70 / 20) * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
+    with pytest.raises(audio.AudioError, match=r"level is -70 dBFS, below the -60 dBFS silence threshold"):
+        clips.read_clip(write(tmp_path / "hiss.wav", noise, 16000, subtype="FLOAT"))

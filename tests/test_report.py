@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nver_demo import audio
+from nver_demo import audio, families
 from nver_demo.app import report, service
 from nver_demo.app.clips import Clip
 from nver_demo.predict import Prediction
@@ -38,7 +38,7 @@ def test_timings_line_marks_the_slowest_stage():
     assert report.timings_line({}, "cpu") == ""
 
 
-def test_compare_rows_show_the_papers_numbers_only_for_pairs_it_tested():
+def test_the_papers_numbers_are_in_their_own_table_only_for_heads_they_tested():
     from nver_demo.app import catalog
 
     def info(name, head, bbs):
@@ -50,5 +50,33 @@ def test_compare_rows_show_the_papers_numbers_only_for_pairs_it_tested():
     }
     agree = service.agreement({"a": _pred("x"), "b": _pred("x")})
     rows = {r[0]: r for r in report.compare_rows(agree, infos)}
-    assert rows["RENO · wavlm-base + audio-mamba-base"][-1] == "83.6 / 72.6 / 72.8"
-    assert rows["RENO · ge2e + compare"][-1] == "—" and rows["RENO · ge2e + compare"][5] == 40.0
+    assert len(rows["RENO · ge2e + compare"]) == len(report.COMPARE_HEADERS)
+    assert rows["RENO · ge2e + compare"][6] == "40.0"  # one decimal, as text: never "40" beside "29.9"
+    papers = {r[0]: r for r in report.paper_rows(infos)}
+    assert papers == {"RENO · wavlm-base + audio-mamba-base": [
+        "RENO · wavlm-base + audio-mamba-base", "83.6 / 72.6 / 72.8", "the same"]}  # fmt: skip
+
+
+def test_family_line_reliability_and_calibration():
+    probs = {"Amusement": 0.5, "Elation": 0.2, "Fear": 0.3}
+    pred = Prediction("Amusement", probs, {}, {}, families=families.family_probs(probs),
+                      reliability="When this model's top answer has 40–60 % confidence, it was right 48 %.",
+                      calibrated=True)  # fmt: skip
+    text = report.family_markdown(pred)
+    assert (
+        "Family: Joy & triumph" in text and "**70 %** in total" in text and "Amusement alone has 50 %" in text
+    )
+    assert "right 48 %" in text and report.CALIBRATED in text
+    plain = report.family_markdown(Prediction("low", {"low": 1.0}, {}, {}))  # labels without families
+    assert "Family" not in plain and report.UNCALIBRATED in plain
+
+
+def test_markdown_keeps_angle_brackets_outside_code():
+    text = report.md_text("A combination is written '<head>-<backbone>'; run `x <y>`.")
+    assert "&lt;head&gt;-&lt;backbone&gt;" in text and "`x <y>`" in text
+
+
+def test_glossary_lists_every_label_under_its_family():
+    g = report.glossary_markdown()
+    assert all(f"**{lab}**" in g for lab in families.GLOSSARY)
+    assert g.index("Joy & triumph") < g.index("**Amusement**") < g.index("Warmth & calm")

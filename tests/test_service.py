@@ -30,9 +30,18 @@ def test_agreement_majority_and_ties():
 def test_selection_limits():
     with pytest.raises(catalog.ModelUnavailable, match="at least one"):
         service.check_selection([])
-    with pytest.raises(catalog.ModelUnavailable, match="at most"):
-        service.check_selection([f"m{i}" for i in range(service.MAX_COMPARE + 1)])
+    many = [f"m{i}" for i in range(20)]  # any number of models: their backbones are the cost
+    assert service.check_selection(many) == many
     assert service.check_selection("a") == ["a"] and service.check_selection(["a", "a", "b"]) == ["a", "b"]
+
+
+def test_a_comparison_is_limited_by_its_different_backbones(app_checkpoints):
+    infos = catalog.models(app_checkpoints, hub=False)
+    names = [m.name for m in infos if not m.needs_hub]  # reno-tiny (2 backbones) + cnn (1, shared)
+    predictors, _ = service.load_models(names, infos, max_backbones=2)
+    assert len(predictors) == 2
+    with pytest.raises(catalog.ModelUnavailable, match="need 2 different backbones"):
+        service.load_models(names, infos, max_backbones=1)
 
 
 def test_view_keys_map_to_backbones(app_checkpoints):

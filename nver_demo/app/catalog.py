@@ -93,9 +93,8 @@ class ModelInfo:
 
     def choice_label(self) -> str:
         """Dropdown text: group first, so offline-ready and Hub models read as two groups."""
-        score = (
-            f" · CV acc {self.cv['accuracy_mean']:.0f} %" if self.cv.get("accuracy_mean") is not None else ""
-        )
+        acc = self.cv.get("accuracy_mean")
+        score = f" · CV acc {acc:.1f}\u00a0%" if acc is not None else ""  # no lone "%" on a new line
         return f"{self.group} · {self.title}{score}"
 
     def paper_result(self) -> paper.PaperResult | None:
@@ -423,10 +422,21 @@ def head_inputs() -> dict[str, int]:
 
 
 def backbone_choices() -> list[tuple[str, str]]:
-    """(label, name) for backbone pickers, saying which need Hub weights."""
-    return [
-        (f"{b} ({'offline' if _is_offline(b) else 'needs Hub weights'})", b) for b in backbones.available()
-    ]
+    """(label, name) for backbone pickers: the offline ones first, saying which need Hub weights."""
+    names = sorted(backbones.available(), key=lambda b: not _is_offline(b))  # stable: registry order
+    return [(f"{b} ({'offline' if _is_offline(b) else 'needs Hub weights'})", b) for b in names]
+
+
+def default_combination(infos: list[ModelInfo]) -> tuple[str, list[str]]:
+    """What the head/backbone picker shows first: a combination that runs here (the best trained
+    offline fusion model, else the default model), else RENO over the first two offline backbones."""
+    runs = [m for m in infos if not m.needs_hub]
+    pairs = [m for m in runs if len(m.backbones) > 1]
+    first = pairs[0] if pairs else next((m for m in runs if m.name == default_model(infos)), None)
+    if first is not None:
+        return first.head, list(first.backbones)
+    offline = [b for _, b in backbone_choices() if _is_offline(b)]
+    return "reno", offline[:2]
 
 
 MODEL_HEADERS = [

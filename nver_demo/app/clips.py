@@ -27,6 +27,13 @@ MAX_ANALYSIS_S = 10.0
 DECODE_S = 60.0
 #: Recordings longer than this get leading/trailing silence trimmed (dataset clips are shorter).
 TRIM_LONGER_THAN_S = 2.5
+#: A clip below the silence threshold is amplified instead of refused when its loudest 20 ms frame
+#: stands at least this many dB above its quiet background (a real sound, recorded far too low)...
+SOUND_OVER_FLOOR_DB = 20.0
+#: ...and is above this level (below it is digital silence or dither, not a sound).
+LOUDEST_FRAME_MIN_DBFS = -90.0
+#: Level (RMS) such a clip is amplified to: a typical level of the training clips' sound.
+AMPLIFY_TO_DBFS = -30.0
 #: Formats the page names as supported.
 FORMATS = "wav, mp3, flac, ogg/opus, webm, m4a"
 
@@ -119,9 +126,13 @@ def _duration(path: Path, real: str) -> float | None:
 
 
 def _select(x: np.ndarray, sr: int, total_s: float | None) -> Clip:
-    """Validate, trim silence from long recordings, keep the first MAX_ANALYSIS_S seconds."""
-    audio.validate(x, sr)  # empty, NaN/inf, too short, silent: AudioError
+    """Amplify a real sound recorded far too low, validate, trim silence from long recordings,
+    keep the first MAX_ANALYSIS_S seconds."""
     notes, warnings = [], []
+    x, amplified = amplify_quiet_sound(x, sr)
+    if amplified:
+        warnings.append(amplified)
+    audio.validate(x, sr)  # empty, NaN/inf, too short, silent: AudioError
     start, end = 0, len(x)
     if len(x) / sr > TRIM_LONGER_THAN_S:
         start, end = trim_silence(x, sr)
@@ -148,6 +159,39 @@ def _select(x: np.ndarray, sr: int, total_s: float | None) -> Clip:
             "Record closer to the microphone if you can."
         )
     return Clip(wave, sr, "", "", total_s, start / sr, end / sr, st, notes, warnings)
+
+
+def amplify_quiet_sound(x: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
+    """A clip below the silence threshold that still holds a sound (its loudest 20 ms stand
+    :data:`SOUND_OVER_FLOOR_DB` over its quiet background) is amplified to :data:`AMPLIFY_TO_DBFS`
+    (peak kept below full scale); returns it and a warning saying so. A silent clip without such a
+    sound raises AudioError naming the level measured and the threshold; anything else (empty,
+    NaN, loud enough) is returned unchanged for :func:`audio.validate` to judge."""
+    if x.size == 0 or not np.isfinite(x).all():
+        return x, ""
+    st = audio.stats(x, sr)
+    if not st.is_silent or st.duration_s < audio.MIN_DURATION_S:
+        return x, ""
+    hop = max(1, int(0.02 * sr))
+    n = max(1, len(x) // hop)
+    frames = np.sqrt(np.mean(np.square(x[: n * hop].reshape(n, -1), dtype=np.float64), axis=1))
+    loudest, floor = float(frames.max()), float(np.percentile(frames, 10))
+    contrast = 20 * np.log10(max(loudest, 1e-12) / max(floor, 1e-12))
+    if 20 * np.log10(max(loudest, 1e-12)) < LOUDEST_FRAME_MIN_DBFS or contrast < SOUND_OVER_FLOOR_DB:
+        raise audio.AudioError(
+            f"The clip is silent: its level is {st.level_dbfs:.0f} dBFS, below the {audio.SILENCE_DBFS:.0f} "
+            f"dBFS silence threshold, and no sound stands out of its background (loudest 20 ms "
+            f"{contrast:.0f} dB above it; a sound needs {SOUND_OVER_FLOOR_DB:.0f}). Check the microphone "
+            "or pick a louder recording."
+        )
+    gain_db = min(AMPLIFY_TO_DBFS - st.level_dbfs, 20 * np.log10(0.95 / st.peak))
+    y = (x * 10 ** (gain_db / 20)).astype(np.float32)
+    return y, (
+        f"The clip is very quiet ({st.level_dbfs:.0f} dBFS, below the {audio.SILENCE_DBFS:.0f} dBFS "
+        f"silence threshold) but holds a sound {contrast:.0f} dB above its background: it was amplified "
+        f"by {gain_db:.0f} dB to analyse it. The result is less reliable; record closer to the microphone "
+        "if you can."
+    )
 
 
 def _mmss(seconds: float) -> str:

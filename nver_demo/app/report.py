@@ -3,10 +3,15 @@ was analysed, what ran and how long it took, how far to trust it. No Gradio."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
+from .. import families
+from ..predict import Prediction
 from . import catalog, plots
 from .clips import Clip
 from .service import Agreement, Analysis, Comparison, MapData, neighbour_summary
@@ -18,13 +23,30 @@ DISCLAIMER = (
 COMPARE_HEADERS = [
     "model",
     "top emotion",
+    "its family",
     "top %",
     "majority %",
     "agrees",
     "CV acc %",
     "CV F1 %",
-    "paper acc %",
 ]
+PAPER_HEADERS = ["model", "papers' accuracy % (ASVP-ESD / JNV / VIVAE)", "the papers' backbones"]
+CALIBRATED = "Probabilities are calibrated: temperature-scaled on speakers the model never trained on."
+UNCALIBRATED = "Probabilities are not calibrated: read them as the model's scores, not as odds."
+
+
+def md_text(text: str) -> str:
+    """Text for a Markdown component: ``<`` and ``>`` outside code spans become entities, so a
+    message such as ``<head>-<backbone>`` is shown instead of being swallowed as an HTML tag."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(
+        part if part.startswith("`") else part.replace("<", "&lt;").replace(">", "&gt;") for part in parts
+    )
+
+
+def error_markdown(message: str) -> str:
+    """The persistent error panel: what went wrong, in the page until the next run."""
+    return f"### ⚠️ Could not analyse this\n\n{md_text(message)}"
 
 
 def clip_line(clip: Clip) -> str:
@@ -79,10 +101,29 @@ def _chance(a: Analysis) -> float:
     return a.info.chance if a.info else 1.0 / len(a.pred.probs)
 
 
+def family_markdown(pred: Prediction) -> str:
+    """Beside the top emotions: the top category's family and its summed probability, how often
+    an answer this confident was right, and whether the probabilities are calibrated."""
+    lines = []
+    fam = families.family_of(pred.label)
+    if fam is not None and pred.families:
+        total = pred.families.get(fam.name, 0.0)
+        lines.append(
+            f"<span class='family-swatch' style='background:{fam.color}'></span>"
+            f"**Family: {fam.name}** ({fam.valence}, {fam.arousal}): **{total * 100:.0f} %** in total "
+            f"across its {len(fam.members)} emotions; {pred.label} alone has {pred.probs[pred.label] * 100:.0f} %."
+        )
+    if pred.reliability:
+        lines.append(pred.reliability)
+    lines.append(CALIBRATED if pred.calibrated else UNCALIBRATED)
+    return "\n\n".join(lines)
+
+
 def analysis_markdown(a: Analysis) -> str:
     top, chance = a.pred.probs[a.pred.label], _chance(a)
+    fam = f" (family: {a.pred.family})" if a.pred.family else ""
     lines = [
-        f"**{a.pred.label}** at {top * 100:.0f} %: {top / chance:.1f}× the chance level of "
+        f"**{a.pred.label}**{fam} at {top * 100:.0f} %: {top / chance:.1f}× the chance level of "
         f"{chance * 100:.1f} % ({len(a.pred.probs)} classes)."
     ]
     if a.info is not None:
@@ -97,6 +138,17 @@ def analysis_markdown(a: Analysis) -> str:
     return "\n\n".join(lines)
 
 
+def probabilities_csv(a: Analysis) -> str:
+    """The download: one row per class, most likely first, with its family."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["emotion", "probability", "family", "model", "clip"])
+    for label, p in a.pred.probs.items():
+        fam = families.family_of(label)
+        w.writerow([label, f"{p:.6f}", fam.name if fam else "", a.name, a.clip.name])
+    return out.getvalue()
+
+
 def analysis_details(a: Analysis) -> dict:
     """Everything an API caller may want, as plain JSON."""
     cv = a.info.cv if a.info else {}
@@ -105,6 +157,12 @@ def analysis_details(a: Analysis) -> dict:
         "model": a.name,
         "label": a.pred.label,
         "probs": {k: round(v, 6) for k, v in a.pred.probs.items()},
+        "family": None
+        if a.pred.family is None
+        else {"name": a.pred.family, "prob": round(a.pred.families.get(a.pred.family, 0.0), 6)},
+        "families": {k: round(v, 6) for k, v in a.pred.families.items()},
+        "reliability": a.pred.reliability,
+        "calibrated": a.pred.calibrated,
         "chance": _chance(a),
         "cv": {k: v for k, v in cv.items() if k not in ("confusion", "folds")},
         "clip": {
@@ -137,8 +195,13 @@ def map_figure(data: MapData | None, note: str = "") -> go.Figure:
         data.point_label,
         title=f"{data.method.upper()} of {what} · nearest: {neighbour_summary(data.neighbours)}",
         axis_name="PC" if data.method == "pca" else "UMAP",
-        note=data.note,
     )
+
+
+def map_note(data: MapData | None, note: str = "") -> str:
+    """How this map was made (shown under it, so the legend and axes keep the plot's room)."""
+    text = note if data is None else data.note
+    return f"*{md_text(text.strip())}*" if text.strip() else ""
 
 
 # --- Compare ---------------------------------------------------------------------------------------
@@ -150,13 +213,14 @@ class ComparisonView:
     rows: list[list]
     markdown: str
     details: dict
+    paper_rows: list[list]
 
 
 def comparison_view(c: Comparison) -> ComparisonView:
     titles = {n: (c.infos[n].title if n in c.infos else n) for n in c.predictions}
     chances = [i.chance for i in c.infos.values()]
     models = {
-        n: {"label": p.label, "probs": {k: round(v, 6) for k, v in p.probs.items()}}
+        n: {"label": p.label, "family": p.family, "probs": {k: round(v, 6) for k, v in p.probs.items()}}
         for n, p in c.predictions.items()
     }
     return ComparisonView(
@@ -164,6 +228,7 @@ def comparison_view(c: Comparison) -> ComparisonView:
             {titles[n]: p.probs for n, p in c.predictions.items()}, chances[0] if chances else None
         ),
         rows=compare_rows(c.agreement, c.infos),
+        paper_rows=paper_rows(c.infos),
         markdown=compare_markdown(c),
         details={
             "majority": c.agreement.majority,
@@ -177,24 +242,36 @@ def comparison_view(c: Comparison) -> ComparisonView:
 
 
 def compare_rows(agree: Agreement, infos: dict[str, catalog.ModelInfo]) -> list[list]:
-    """Per model: title, top label, its %, % for the majority label, agrees, CV acc, CV F1, paper acc."""
+    """Per model: title, top label, its family, its %, % for the majority label, agrees, CV acc,
+    CV F1; numbers as text with one decimal, so 24.0 does not read "24" beside 29.9."""
     rows = []
     for name, top, p_top, p_major, ok in agree.rows:
         info = infos.get(name)
         cv = info.cv if info else {}
-        paper = info.paper_result() if info else None
-        reported = " / ".join(f"{acc:.1f}" for acc, _ in paper.scores.values()) if paper else "—"
-        if paper and info and sorted(paper.backbones) != sorted(info.backbones):
-            reported += f" (on {' + '.join(paper.backbones)})"
+        fam = families.family_of(top)
         rows.append(
-            [info.title if info else name, top, p_top, p_major, ok,
-             _num(cv.get("accuracy_mean")), _num(cv.get("macro_f1_mean")), reported]
+            [info.title if info else name, top, fam.name if fam else "—", _num(p_top), _num(p_major), ok,
+             _num(cv.get("accuracy_mean")), _num(cv.get("macro_f1_mean"))]
         )  # fmt: skip
     return rows
 
 
-def _num(v: float | None) -> float | str:
-    return round(v, 1) if v is not None else "—"
+def paper_rows(infos: dict[str, catalog.ModelInfo]) -> list[list]:
+    """The papers' reported accuracy (other datasets, not measured here) for the compared models
+    whose head the papers tested: a table of its own, so nobody reads it as ours."""
+    rows = []
+    for info in infos.values():
+        paper = info.paper_result()
+        if paper is None:
+            continue
+        same = sorted(paper.backbones) == sorted(info.backbones)
+        reported = " / ".join(f"{acc:.1f}" for acc, _ in paper.scores.values())
+        rows.append([info.title, reported, "the same" if same else " + ".join(paper.backbones)])
+    return rows
+
+
+def _num(v: float | None) -> str:
+    return f"{v:.1f}" if v is not None else "—"
 
 
 def compare_markdown(c: Comparison) -> str:
@@ -217,12 +294,35 @@ def compare_markdown(c: Comparison) -> str:
         *clip_notes(c.clip),
         f"Each backbone ran once for all models: {', '.join(ran)}.",
         "*CV acc / F1*: each checkpoint's cross-validated scores on EmoGator, on speakers it never heard. "
-        "*Paper acc*: **the seed paper's reported accuracy on other datasets** (ASVP-ESD / JNV / VIVAE), "
-        "only where the paper tested the same head and backbones; not measured here.",
+        "The papers' own numbers (other datasets, not measured here) are in a separate table below.",
         timings_line(c.timings, c.run.device),
         f"*{DISCLAIMER}*",
     ]
     return "\n\n".join(lines)
+
+
+def comparison_csv(c: Comparison) -> str:
+    """The download: one row per model and class."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["model", "emotion", "probability", "family", "top", "clip"])
+    for name, p in c.predictions.items():
+        for label, v in p.probs.items():
+            fam = families.family_of(label)
+            w.writerow([name, label, f"{v:.6f}", fam.name if fam else "", label == p.label, c.clip.name])
+    return out.getvalue()
+
+
+def glossary_markdown() -> str:
+    """The 30 labels, grouped by family, each with what it means and what tells it apart."""
+    parts = []
+    for fam in families.FAMILIES:
+        parts.append(
+            f"#### <span class='family-swatch' style='background:{fam.color}'></span>{fam.name} "
+            f"({fam.valence}, {fam.arousal})"
+        )
+        parts += [f"- **{lab}**: {families.GLOSSARY[lab]}" for lab in fam.members if lab in families.GLOSSARY]
+    return "\n".join(parts)
 
 
 # --- Models ----------------------------------------------------------------------------------------
