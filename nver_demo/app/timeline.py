@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import audio, families
 from ..predict import Predictor, get_backbone
-from . import bursts, speech_gate
+from . import bursts, clips, speech_gate
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,23 @@ def classify(
     return rows, timings
 
 
+def check_file(path: str | Path | None) -> Path:
+    """The upload as a path, or :class:`audio.AudioError` with a sentence (nothing given, empty,
+    a text file, longer than 30 minutes)."""
+    if not path:
+        raise audio.AudioError("Nothing to analyse yet: upload or record a recording first.")
+    path = Path(path)
+    kind = clips.sniff(path)
+    if kind == "empty":
+        raise audio.AudioError(f"The uploaded file '{path.name}' is empty (0 bytes).")
+    if kind == "text":
+        raise audio.AudioError(
+            f"'{path.name}' is a text file, not audio. Upload a {clips.FORMATS} recording."
+        )
+    bursts.check_length(bursts.duration(path), f"'{path.name}'")
+    return path
+
+
 def run(
     path: str | Path,
     predictor: Predictor,
@@ -166,7 +183,7 @@ def run(
 
     Raises :class:`~nver_demo.audio.AudioError` for a file that cannot be decoded or is too long.
     """
-    path = Path(path)
+    path = check_file(path)
     t_start = time.perf_counter()
     g = speech_gate.get_gate() if gate is True else (gate or None)
     timings: dict[str, float] = {"load speech gate": time.perf_counter() - t_start} if g else {}
