@@ -350,7 +350,8 @@ def _timeline_tab(h: Handlers) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=6):
             table = gr.Dataframe(headers=timeline_view.TABLE_HEADERS, label="Bursts (click a row)",
-                                 interactive=False, wrap=True, max_height=420, elem_id="timeline-table")  # fmt: skip
+                                 interactive=False, wrap=True, max_height=420, elem_id="timeline-table",
+                                 column_widths=["6%", "11%", "11%", "19%", "7%", "17%", "18%", "11%"])  # fmt: skip
             files = gr.File(label="Download (CSV, JSON)", file_count="multiple", elem_id="timeline-files")
         with gr.Column(scale=5):
             pick = gr.Dropdown([], label="Burst", elem_id="timeline-pick")
@@ -361,7 +362,7 @@ def _timeline_tab(h: Handlers) -> None:
         details = gr.JSON(label="details")
     state = gr.State(None)
     find.click(th.run, [rec, model, speech], [plot, table, summary, details, files, state], api_name="timeline",
-               concurrency_id="models", concurrency_limit=MODEL_RUNS).then(
+               concurrency_id="models", concurrency_limit=MODEL_RUNS, show_progress_on=plot).then(
         th.picker, state, pick, api_visibility="private", queue=False
     )  # fmt: skip
     pick.change(th.show, [state, pick], [player, bars, burst_md], api_visibility="private")

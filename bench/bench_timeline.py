@@ -71,7 +71,7 @@ def build(minutes: float, seed: int) -> tuple[np.ndarray, list[dict]]:
         wave = audio.prepare(*audio.load(path), SR)
         if audio.stats(wave, SR).is_quiet:
             continue
-        a, b = clips.trim_silence(wave, SR, pad_s=0.0)
+        a, b = clips.trim_silence(wave, SR, floor_db=30.0, pad_s=0.0)  # the audible part: 30 dB
         w = wave[a:b] / max(1e-6, float(np.abs(wave[a:b]).max())) * 10 ** (rng.uniform(-20, -3) / 20)
         if t + len(w) / SR > minutes * 60 - 1:
             break

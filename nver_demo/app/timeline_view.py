@@ -15,6 +15,8 @@ from .. import families
 from . import plots
 from .timeline import Timeline
 
+#: Lane of labels outside the six families (checkpoints trained on other datasets).
+OTHER = "other labels"
 TABLE_HEADERS = ["#", "start", "end", "emotion", "%", "family", "2nd / 3rd", "speech gate"]
 SPEECH_NOTE = (
     "⚠ {n} of {total} bursts sound like **speech** (hatched in the timeline). The models were trained on "
@@ -35,8 +37,9 @@ def figure(tl: Timeline | None) -> go.Figure:
     if not tl.rows:
         return plots.message("No vocal bursts found in this recording.", height=300)
     fig = go.Figure()
-    for fam in families.FAMILIES:
-        idx = [i for i, r in enumerate(tl.rows) if r.family == fam.name]
+    lanes = [(f.name, f.color) for f in families.FAMILIES] + [(OTHER, "#888888")]
+    for lane, color in lanes:
+        idx = [i for i, r in enumerate(tl.rows) if (r.family or OTHER) == lane]
         if not idx:
             continue
         rows = [tl.rows[i] for i in idx]
@@ -49,13 +52,13 @@ def figure(tl: Timeline | None) -> go.Figure:
         fig.add_trace(
             go.Bar(
                 x=[max(r.end - r.start, 0.05) for r in rows], base=[r.start for r in rows],
-                y=[fam.name] * len(rows), orientation="h", name=fam.name, marker_color=fam.color,
+                y=[lane] * len(rows), orientation="h", name=lane, marker_color=color,
                 marker_line_color="#333", marker_line_width=[1.5 if r.verdict == "speech" else 0 for r in rows],
                 marker_pattern_shape=["/" if r.verdict == "speech" else "" for r in rows],
                 customdata=idx, hovertext=hover, hoverinfo="text", width=0.7,
             )
         )  # fmt: skip
-    order = [f.name for f in families.FAMILIES][::-1]
+    order = [lane for lane, _ in lanes][::-1]
     fig.update_yaxes(categoryorder="array", categoryarray=order, title=None)
     fig.update_xaxes(title="time in the recording (s)", range=[0, max(tl.duration_s, 1.0)])
     fig.update_layout(barmode="overlay", showlegend=False, hovermode="closest", bargap=0.2)
