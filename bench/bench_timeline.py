@@ -18,6 +18,7 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -99,6 +100,25 @@ def score(truth: list[dict], rows: list[timeline.Row]) -> dict:
     return {"recall": found / len(truth), "precision": right / max(1, len(rows)), "pairs": pairs}
 
 
+class RssSampler(threading.Thread):
+    """Resident memory of this process, sampled every 50 ms (torch's allocations included)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak, self.stop = 0.0, threading.Event()
+
+    @staticmethod
+    def now() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def run(self) -> None:
+        while not self.stop.wait(0.05):
+            self.peak = max(self.peak, self.now())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -123,11 +143,14 @@ def main() -> None:
         # Warm up: load every model before timing (a server has them loaded).
         predictor.predict(np.sin(np.arange(SR) / 10).astype(np.float32) * 0.1, SR)
         gate = None if args.no_gate else timeline.speech_gate.get_gate()
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss0 = RssSampler.now()
+        sampler = RssSampler()
+        sampler.start()
         t0, c0 = time.perf_counter(), time.process_time()
         tl = timeline.run(path, predictor, gate=gate if gate else False)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        sampler.stop.set()
+        sampler.join()
 
     s = score(truth, tl.rows)
     print(f"detected {len(tl.rows)} bursts: recall {100 * s['recall']:.1f} %, precision {100 * s['precision']:.1f} % "
@@ -153,7 +176,10 @@ def main() -> None:
         f"{args.threads} torch threads"
     )
     print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in tl.timings.items()))
-    print(f"peak memory (max RSS): {rss1:.0f} MiB; before the run {rss0:.0f} MiB (models loaded)")
+    print(
+        f"memory: {rss0:.0f} MiB resident before the run (models loaded), peak {sampler.peak:.0f} MiB during it "
+        f"(+{sampler.peak - rss0:.0f} MiB); process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

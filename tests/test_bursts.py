@@ -57,7 +57,8 @@ def test_finds_every_known_burst_and_nothing_else(noise_dbfs):
         assert sum(_overlap((b.start, b.end), s) for s in truth) >= 0.5 * b.duration
     assert len(truth) <= len(found) <= len(truth) + 2  # a burst with a long pause may split in two
     for b in found:
-        assert len(b.wave) == pytest.approx(b.duration * SR, abs=1) and b.wave.dtype == np.float32
+        assert b.wave.dtype == np.float32 and b.wave_start <= b.start
+        assert b.duration * SR <= len(b.wave) <= (b.duration + 2 * bursts.DetectorConfig().context_s) * SR
 
 
 def test_a_recording_with_no_voice_has_no_bursts():
@@ -74,7 +75,8 @@ def test_short_blips_are_dropped_and_long_sounds_cut():
 
     x = np.zeros(30 * SR, np.float32)
     x[SR : SR + int(0.06 * SR)] = tone(0.06, SR)  # a 60-ms click-like blip
-    x[5 * SR : 25 * SR] = tone(20.0, SR, amp=0.3)  # 20 s of continuous voice-like sound
+    # 20 s of a voice-like sound with 0.3-s breaths every 1.2 s (a long cry): shorter than the merge gap
+    x[5 * SR : 25 * SR] = tone(20.0, SR, amp=0.3) * (np.arange(20 * SR) % int(1.2 * SR) > 0.3 * SR)
     found = bursts.detect(x, SR)
     assert all(b.start >= 4.5 for b in found)
     assert all(b.duration <= bursts.DetectorConfig().max_burst_s + 0.25 for b in found)

@@ -3,7 +3,9 @@
 Detection is voice-activity detection (WebRTC VAD, the GMM detector Chrome uses, installed with
 resemblyzer) combined with frame energy against an adaptive noise floor, with hysteresis: a burst
 starts on a voiced frame at least :attr:`DetectorConfig.start_db` above the floor and continues
-while frames stay :attr:`~DetectorConfig.stop_db` above it. Gaps shorter than
+while frames stay :attr:`~DetectorConfig.stop_db` above it (and within
+:attr:`~DetectorConfig.stop_below_peak_db` of the burst's loudest frame: in a silent room a faint
+tail 60 dB down is not part of what anyone hears). Gaps shorter than
 :attr:`~DetectorConfig.merge_gap_s` are merged, blips shorter than
 :attr:`~DetectorConfig.min_burst_s` dropped, and a burst longer than
 :attr:`~DetectorConfig.max_burst_s` is cut into pieces (the models know 0.5-2 s bursts).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +38,21 @@ FRAME = 480  # 30 ms at 16 kHz: a WebRTC VAD frame
 @dataclass(frozen=True)
 class DetectorConfig:
     start_db: float = 10.0  # a burst starts this far above the noise floor...
-    stop_db: float = 5.0  # ...and lasts while frames stay this far above it
+    start_frames: int = 3  # ...on this many voiced frames in a row (90 ms: not a click or a gust)
+    stop_db: float = 6.0  # ...and lasts while frames stay this far above it
+    stop_below_peak_db: float = 30.0  # ...and no more than this far below the burst's loudest frame
     min_level_dbfs: float = -55.0  # never start below this absolute level
     merge_gap_s: float = 0.35  # shorter pauses do not split a burst
     min_burst_s: float = 0.2  # shorter blips are dropped
     max_burst_s: float = 8.0  # longer stretches are cut into pieces
-    pad_s: float = 0.1  # sound kept before and after each burst
-    floor_rise_db_per_s: float = 1.0  # how fast the noise floor may climb (it falls at once)
+    pad_s: float = 0.05  # margin of a burst's start and end around its loud frames
+    # Sound handed to the classifier before and after each burst: EmoGator's clips (what the models
+    # learnt from) have about 0.5 s of quiet before and 0.2 s after the sound, and pooling sees it.
+    context_s: float = 0.25
+    # Noise floor: a low percentile of the last few seconds' frame levels (minimum statistics), so it
+    # follows a background that changes (a fan switched on) within one window; it falls at once.
+    floor_window_s: float = 8.0
+    floor_percentile: float = 20.0  # bursts fill well under 80 % of any 8 s
     vad_aggressiveness: int = 2  # WebRTC VAD: 0 (lenient) to 3 (strict)
 
 
@@ -49,10 +60,11 @@ class DetectorConfig:
 class Burst:
     """One detected burst: where it is in the recording and its sound (mono float32, 16 kHz)."""
 
-    start: float  # seconds
+    start: float  # seconds: where the sound is
     end: float
-    wave: np.ndarray
+    wave: np.ndarray  # the sound with a little context around it (what the classifier sees)
     level_dbfs: float
+    wave_start: float  # where ``wave`` starts in the recording (seconds)
 
     @property
     def duration(self) -> float:
@@ -69,15 +81,18 @@ class BurstDetector:
         self.c = config
         self.vad = webrtcvad.Vad(config.vad_aggressiveness)
         self.floor: float | None = None  # noise floor, dBFS
-        self.rise = config.floor_rise_db_per_s * FRAME / SAMPLE_RATE
+        self.history: deque[float] = deque(maxlen=max(10, round(config.floor_window_s * SAMPLE_RATE / FRAME)))
         self.pos = 0  # frames seen
         self.tail = np.zeros(0, np.float32)  # samples not yet a whole frame
-        self.keep = round(config.pad_s * SAMPLE_RATE / FRAME) + 1  # pre-roll frames
+        self.pad = round(config.pad_s * SAMPLE_RATE / FRAME)
+        self.keep = round(max(config.pad_s, config.context_s) * SAMPLE_RATE / FRAME) + 1  # pre-roll frames
         self.frames: list[np.ndarray] = []  # audio from buf_start on
         self.buf_start = 0  # frame index of frames[0]
         self.active: int | None = None  # first frame of the current burst
         self.last_loud = -1  # last frame above the stop threshold in the current burst
         self.levels: list[float] = []
+        self.peak = -120.0  # loudest frame of the current burst, dBFS
+        self.run: list[float] = []  # levels of the voiced loud frames in a row before a burst starts
 
     def feed(self, block: np.ndarray) -> list[Burst]:
         x = np.concatenate([self.tail, np.asarray(block, np.float32)])
@@ -99,24 +114,29 @@ class BurstDetector:
         c, t = self.c, self.pos
         self.pos += 1
         self.frames.append(frame)
+        self.history.append(db)
+        if t % 10 == 0 and len(self.history) >= 34:  # every 0.3 s, once a second is in the window
+            self.floor = float(np.percentile(self.history, c.floor_percentile))
+        self.floor = max(min(self.floor, db), -90.0)
         above = db - self.floor
         out: list[Burst] = []
         if self.active is None:
-            self.floor = db if db < self.floor else self.floor + self.rise
-            if (
-                above >= c.start_db
-                and db >= c.min_level_dbfs
-                and self.vad.is_speech(pcm.tobytes(), SAMPLE_RATE)
-            ):
-                self.active, self.last_loud, self.levels = t, t, [db]
-            elif len(self.frames) > self.keep:  # idle: keep only the pre-roll
-                drop = len(self.frames) - self.keep
+            loud = above >= c.start_db and db >= c.min_level_dbfs
+            if loud and self.vad.is_speech(pcm.tobytes(), SAMPLE_RATE):
+                self.run.append(db)
+                if len(self.run) >= c.start_frames:
+                    self.active, self.last_loud = t - len(self.run) + 1, t
+                    self.levels, self.peak, self.run = list(self.run), max(self.run), []
+                return out
+            self.run = []
+            keep = self.keep + c.start_frames
+            if len(self.frames) > keep:  # idle: keep only the pre-roll
+                drop = len(self.frames) - keep
                 del self.frames[:drop]
                 self.buf_start += drop
             return out
-        # Inside a burst the floor may still fall, but climbs four times slower.
-        self.floor = db if db < self.floor else self.floor + self.rise / 4
-        if above >= c.stop_db:
+        self.peak = max(self.peak, db)
+        if above >= c.stop_db and db >= self.peak - c.stop_below_peak_db:
             self.last_loud = t
             self.levels.append(db)
         gap = (t - self.last_loud) * FRAME / SAMPLE_RATE
@@ -132,11 +152,13 @@ class BurstDetector:
         c, first = self.c, self.active
         out = []
         if (last + 1 - first) * FRAME / SAMPLE_RATE >= c.min_burst_s and self.levels:
-            pad = 0 if cut else self.keep - 1
-            lo, hi = max(self.buf_start, first - pad), min(self.pos, last + 1 + pad)
+            ctx, pad = (0, 0) if cut else (self.keep - 1, self.pad)
+            lo, hi = max(self.buf_start, first - ctx), min(self.pos, last + 1 + ctx)
             wave = np.concatenate(self.frames[lo - self.buf_start : hi - self.buf_start])
+            start, end = max(0, first - pad), min(self.pos, last + 1 + pad)
             level = 10 * np.log10(np.mean(np.power(10.0, np.asarray(self.levels) / 10)))
-            out.append(Burst(lo * FRAME / SAMPLE_RATE, hi * FRAME / SAMPLE_RATE, wave, float(level)))
+            out.append(Burst(start * FRAME / SAMPLE_RATE, end * FRAME / SAMPLE_RATE, wave, float(level),
+                             lo * FRAME / SAMPLE_RATE))  # fmt: skip
         # A cut burst goes on from the next frame; otherwise back to idle.
         self.active, self.levels = (self.pos if cut else None), []
         self.last_loud = self.pos - 1 if cut else -1

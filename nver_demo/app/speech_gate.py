@@ -222,6 +222,8 @@ class SpeechGate:
         for i, (w, share) in enumerate(zip(waves16, shares)):
             if share < MIN_VOICED_SHARE or audio.stats(w, SAMPLE_RATE).is_silent:
                 out[i] = GateResult("no voice", "", 0, "", 1.0, 0.0, share)
+            elif len(w) < MIN_SPEECH_S * SAMPLE_RATE:  # too short to be a sentence: no need to listen
+                out[i] = GateResult("vocal burst", "", 0, "", 0.0, 0.0, share)
             else:
                 todo.append(i)
         for start in range(0, len(todo), batch_size):

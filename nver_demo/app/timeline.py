@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import audio, families
+from ..backbones.base import WeightsUnavailable
 from ..predict import Predictor, get_backbone
 from . import bursts, clips, speech_gate
 
@@ -84,6 +85,7 @@ class Timeline:
     rows: list[Row]
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    notes: list[str] = field(default_factory=list)  # what the reader should know (gate missing...)
 
     def family_counts(self) -> dict[str, int]:
         counts = {f.name: 0 for f in families.FAMILIES}
@@ -104,6 +106,7 @@ class Timeline:
             "bursts": [r.to_dict() for r in self.rows], "families": self.family_counts(),
             "labels": self.label_counts(), "speech_bursts": sum(r.verdict == "speech" for r in self.rows),
             "timings": {k: round(v, 3) for k, v in self.timings.items()}, "device": self.device,
+            "notes": self.notes,
         }  # fmt: skip
 
     def to_json(self) -> str:
@@ -185,7 +188,14 @@ def run(
     """
     path = check_file(path)
     t_start = time.perf_counter()
-    g = speech_gate.get_gate() if gate is True else (gate or None)
+    notes: list[str] = []
+    g = gate or None
+    if gate is True:
+        try:
+            g = speech_gate.get_gate()
+        except (WeightsUnavailable, ImportError) as e:  # the timeline still works without it
+            log.warning("speech gate unavailable: %s", e)
+            g, notes = None, [f"Bursts were not checked for speech: {e}"]
     timings: dict[str, float] = {"load speech gate": time.perf_counter() - t_start} if g else {}
     rows: list[Row] = []
     pending: list[bursts.Burst] = []
@@ -221,7 +231,7 @@ def run(
     if progress is not None:
         progress(1.0, f"{len(rows)} bursts")
     device = str(get_backbone(predictor.backbones[0]).device) if predictor.backbones else "cpu"
-    return Timeline(path.name, predictor.name, state["done"], rows, timings, device)
+    return Timeline(path.name, predictor.name, state["done"], rows, timings, device, notes)
 
 
 def burst_audio(path: str | Path, start: float, end: float) -> tuple[int, np.ndarray]:

@@ -100,6 +100,7 @@ def markdown(tl: Timeline) -> str:
     speech = sum(r.verdict == "speech" for r in tl.rows)
     if speech:
         lines.append(SPEECH_NOTE.format(n=speech, total=len(tl.rows)))
+    lines += [f"Note: {n}" for n in tl.notes]
     run = sum(tl.timings.values())
     lines.append(
         f"<span class='small-note'>Took {run:.1f} s on `{tl.device}` ("
