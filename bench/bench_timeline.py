@@ -13,6 +13,7 @@ original clip, wall time as a fraction of the recording's length (goal <= 0.1) a
 from __future__ import annotations
 
 import argparse
+import os
 import csv
 import random
 import resource

@@ -82,3 +82,18 @@ def test_silence_and_hum_are_no_voice_without_running_whisper(gate):
     out = gate.classify([np.zeros(16000, np.float32), hum], 16000)
     assert [r.verdict for r in out] == ["no voice", "no voice"]
     assert out[0].text == "" and out[0].to_dict()["verdict"] == "no voice"
+
+
+@needs_gate
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_analyze_warns_when_a_clip_is_speech(gate, tmp_path):
+    from nver_demo.app import service
+
+    path = tmp_path / "said.wav"
+    text = "We missed the last train and had to take a taxi back home."
+    subprocess.run(["espeak-ng", "-v", "en-gb", "-w", str(path), text], check=True)
+    clip, timings = clips.read_clip(path), {}
+    assert service.check_speech(clip, timings).is_speech
+    assert any("sounds like speech" in w for w in clip.warnings) and "speech gate" in timings
+    burst = clips.read_clip(EXAMPLES / "amusement_000292-02-2.mp3")
+    assert not service.check_speech(burst, {}).is_speech and burst.warnings == []
