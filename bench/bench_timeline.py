@@ -13,8 +13,8 @@ original clip, wall time as a fraction of the recording's length (goal <= 0.1) a
 from __future__ import annotations
 
 import argparse
-import os
 import csv
+import os
 import random
 import resource
 import sys
@@ -173,8 +173,9 @@ def main() -> None:
         print(f"speech gate: {flagged}/{len(tl.rows)} bursts flagged as speech")
     length = args.minutes * 60
     print(
-        f"wall time {wall:.1f} s = {wall / length:.3f} of the recording (goal <= 0.1); CPU {cpu:.1f} s; "
-        f"{args.threads} torch threads"
+        f"wall time {wall:.1f} s = {wall / length:.3f} of the recording (goal <= 0.1); CPU {cpu:.1f} s = "
+        f"{cpu / length:.3f}; {args.threads} torch threads; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores"
     )
     print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in tl.timings.items()))
     print(
