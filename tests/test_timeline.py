@@ -48,7 +48,9 @@ def test_run_classifies_every_burst(recording, tiny_checkpoint):
     x, sr = sf.read(path, dtype="float32")
     first = bursts.detect(x, sr)[0]
     assert first.start == pytest.approx(tl.rows[0].start)
-    assert predictor.predict(first.wave, bursts.SAMPLE_RATE).probs == pytest.approx(tl.rows[0].probs, abs=1e-5)
+    assert predictor.predict(first.wave, bursts.SAMPLE_RATE).probs == pytest.approx(
+        tl.rows[0].probs, abs=1e-5
+    )
 
 
 def test_exports_round_trip(recording, tiny_checkpoint):
