@@ -63,7 +63,7 @@ def figure(tl: Timeline | None) -> go.Figure:
     fig.update_xaxes(title="time in the recording (s)", range=[0, max(tl.duration_s, 1.0)])
     fig.update_layout(barmode="overlay", showlegend=False, hovermode="closest", bargap=0.2)
     plots._layout(fig, height=320)
-    return fig.update_layout(margin={"l": 10, "r": 10, "t": 20, "b": 40})
+    return fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 40})
 
 
 def table(tl: Timeline | None) -> list[list]:
