@@ -298,12 +298,9 @@ class TimelineHandlers:
             path = timeline.check_file(path)
             [predictor], _ = service.load_models([model or self.h.default], self.h.infos)
             progress(0, desc="Decoding and finding bursts…")
-            tl = self.runner(
-                path,
-                predictor,
-                gate=check_speech is not False,
-                progress=lambda f, what: progress(f, desc=what),
-            )
+            # On ZeroGPU the run happens in a worker process: no callback into this one.
+            report = None if spaces_compat.on_zero_gpu() else (lambda f, what: progress(f, desc=what))
+            tl = self.runner(path, predictor, gate=check_speech is not False, progress=report)
         except (audio.AudioError, catalog.ModelUnavailable) as e:
             raise gr.Error(str(e), print_exception=False) from e
         state = {"path": str(path), "timeline": tl}
