@@ -6,7 +6,8 @@ Lays out and wires the UI only. What happens on each click lives in the package:
 
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME to change)
 
-API: ``/analyze`` (audio, model, map method, map view) and ``/compare`` (audio, models); see README.md.
+API: ``/analyze`` (audio, model, map method, map view), ``/compare`` (audio, models) and ``/timeline``
+(recording, model); see README.md.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from nver_demo import audio, paper  # noqa: E402
-from nver_demo.app import catalog, clips, downloads, report, service  # noqa: E402
+from nver_demo.app import bursts, catalog, clips, downloads, report, service, timeline, timeline_view  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "150mb"  # a 10-minute 48 kHz stereo WAV is 115 MB; only its start is decoded
@@ -444,6 +445,94 @@ def _models_tab(h: Handlers) -> None:
     gr.Dataframe(paper.table_rows("MATA"), label="MATA (second paper)", **tall)
 
 
+# --- Timeline tab: every vocal burst of a long recording (issue 11) ------------------------------
+
+TIMELINE_INTRO = f"""A long recording — a minute of a baby, a party, a match — cut into its vocal bursts, each
+classified. Up to {bursts.MAX_RECORDING_S // 60} minutes · {clips.FORMATS}. Colours are the six emotion families;
+hatched bursts sound like speech (the models only know non-verbal sounds). Hover for the top 3; click a row
+of the table or pick a burst to hear it."""
+
+
+class TimelineHandlers:
+    """Events of the Timeline tab (the model catalogue comes from the app's :class:`Handlers`)."""
+
+    def __init__(self, h: Handlers) -> None:
+        self.h = h
+        self.runner = spaces_compat.gpu(timeline.run, duration=120)
+
+    def run(self, path, model, check_speech=True, progress=gr.Progress()):
+        try:
+            path = timeline.check_file(path)
+            [predictor], _ = service.load_models([model or self.h.default], self.h.infos)
+            progress(0, desc="Decoding and finding bursts…")
+            # On ZeroGPU the run happens in a worker process: no callback into this one.
+            report = None if spaces_compat.on_zero_gpu() else (lambda f, what: progress(f, desc=what))
+            tl = self.runner(path, predictor, gate=check_speech is not False, progress=report)
+        except (audio.AudioError, catalog.ModelUnavailable) as e:
+            raise gr.Error(str(e), print_exception=False) from e
+        state = {"path": str(path), "timeline": tl}
+        return (
+            timeline_view.figure(tl), timeline_view.table(tl), timeline_view.markdown(tl), tl.to_dict(),
+            timeline_view.downloads(tl) if tl.rows else None, state,
+        )  # fmt: skip
+
+    @staticmethod
+    def picker(state):
+        picks = timeline_view.choices(state["timeline"] if state else None)
+        return gr.update(choices=picks, value=picks[0][1] if picks else None)
+
+    @staticmethod
+    def show(state, i):
+        if not state or i is None or not 0 <= int(i) < len(state["timeline"].rows):
+            return gr.skip(), gr.skip(), gr.skip()
+        tl, i = state["timeline"], int(i)
+        r = tl.rows[i]
+        sr, wave = timeline.burst_audio(state["path"], r.start, r.end)
+        return (sr, wave), timeline_view.burst_bars(tl, i), timeline_view.burst_markdown(tl, i)
+
+    @staticmethod
+    def row_selected(evt: gr.SelectData):
+        return evt.index[0] if evt and evt.index is not None else gr.skip()
+
+
+def _timeline_tab(h: Handlers) -> None:
+    th = TimelineHandlers(h)
+    gr.Markdown(TIMELINE_INTRO, elem_classes="small-note")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            rec = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Long recording",
+                           elem_id="timeline-audio")  # fmt: skip
+        with gr.Column(scale=4):
+            model = gr.Dropdown([(m.choice_label(), m.name) for m in h.infos], value=h.default, label="Model",
+                                allow_custom_value=True, elem_id="timeline-model")  # fmt: skip
+            speech = gr.Checkbox(True, label="Check each burst for speech (Whisper-base; slower)",
+                                 elem_id="timeline-speech")  # fmt: skip
+            find = gr.Button("Find bursts", variant="primary", elem_id="timeline-btn")
+    summary = gr.Markdown(f"*{report.DISCLAIMER}*", elem_id="timeline-summary")
+    plot = gr.Plot(timeline_view.figure(None), label="Timeline (one lane per emotion family)",
+                   elem_id="timeline-plot")  # fmt: skip
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6):
+            table = gr.Dataframe(headers=timeline_view.TABLE_HEADERS, label="Bursts (click a row)",
+                                 interactive=False, wrap=True, max_height=420, elem_id="timeline-table",
+                                 column_widths=["6%", "11%", "11%", "19%", "7%", "17%", "18%", "11%"])  # fmt: skip
+            files = gr.File(label="Download (CSV, JSON)", file_count="multiple", elem_id="timeline-files")
+        with gr.Column(scale=5):
+            pick = gr.Dropdown([], label="Burst", elem_id="timeline-pick")
+            burst_md = gr.Markdown()
+            player = gr.Audio(label="This burst", interactive=False, elem_id="timeline-player")
+            bars = gr.Plot(label="All probabilities of this burst")
+    with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
+        details = gr.JSON(label="details")
+    state = gr.State(None)
+    find.click(th.run, [rec, model, speech], [plot, table, summary, details, files, state], api_name="timeline",
+               concurrency_id="models", concurrency_limit=MODEL_RUNS, show_progress_on=plot).then(
+        th.picker, state, pick, api_visibility="private", queue=False
+    )  # fmt: skip
+    pick.change(th.show, [state, pick], [player, bars, burst_md], api_visibility="private")
+    table.select(th.row_selected, None, pick, api_visibility="private", queue=False)
+
+
 def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
     """The whole app, queued with explicit limits. ``infos`` defaults to the trained checkpoints."""
     h = Handlers(catalog.models() if infos is None else infos)
@@ -454,6 +543,8 @@ def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
                 clip = _analyze_tab(h)
             with gr.Tab("Compare", id="compare"):
                 _compare_tab(h, clip)
+            with gr.Tab("Timeline", id="timeline"):
+                _timeline_tab(h)
             with gr.Tab("Models", id="models"):
                 _models_tab(h)
         gr.Markdown(

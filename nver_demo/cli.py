@@ -1,4 +1,4 @@
-"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict} ...``.
+"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline} ...``.
 
 Typical session on the EmoGator sample (../shared/data/emogator)::
 
@@ -7,6 +7,7 @@ Typical session on the EmoGator sample (../shared/data/emogator)::
     python -m nver_demo evaluate --head reno --backbones ge2e compare --out results.json
     python -m nver_demo train --head reno --backbones ge2e compare --out checkpoints/my-reno
     python -m nver_demo predict clip.wav --model checkpoints/my-reno
+    python -m nver_demo timeline party.mp3 --csv party.csv
 """
 
 from __future__ import annotations
@@ -204,6 +205,38 @@ def cmd_predict(args) -> None:
             print(f"  {p * 100:5.1f}%  {'#' * round(p * 40):<40}  {label}")
 
 
+def cmd_timeline(args) -> None:
+    from tqdm import tqdm
+
+    from .app import timeline
+    from .predict import Predictor
+
+    model = Predictor.load(args.model or checkpoint.DEFAULT, device=args.device)
+    with tqdm(total=100, unit="%", desc=Path(args.file).name, disable=args.quiet, leave=False) as bar:
+
+        def progress(frac: float, what: str) -> None:
+            bar.n = round(100 * frac)
+            bar.set_postfix_str(what, refresh=True)
+
+        try:
+            tl = timeline.run(args.file, model, gate=not args.no_gate, progress=progress)
+        except audio.AudioError as e:
+            raise ValueError(str(e)) from e
+    if args.csv:
+        args.csv.write_text(tl.to_csv(), encoding="utf-8")
+        print(f"wrote {args.csv} ({len(tl.rows)} bursts)", file=sys.stderr)
+    if args.json:
+        print(tl.to_json())
+        return
+    print(f"{args.file}: {len(tl.rows)} vocal bursts in {tl.duration_s:.1f} s ({model.name})")
+    for r in tl.rows:
+        top = ", ".join(f"{lab} {p * 100:.0f}%" for lab, p in r.top(3))
+        speech = "  [speech: emotion unreliable]" if r.verdict == "speech" else ""
+        print(f"  {r.start:7.2f}-{r.end:7.2f} s  {r.label:<20} {r.family or '':<20} {top}{speech}")
+    fams = ", ".join(f"{k} {v}" for k, v in tl.family_counts().items())
+    print(f"families: {fams or 'none'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nver_demo",
@@ -239,6 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("timeline", help="find every vocal burst in a recording (up to 30 min) and classify it")
+    p.add_argument("file", type=Path)
+    p.add_argument("--model", default=None, help=f"checkpoint name or folder (default {checkpoint.DEFAULT})")
+    p.add_argument("--csv", type=Path, default=None, help="also write one row per burst to this CSV file")
+    p.add_argument("--json", action="store_true", help="print the whole timeline as JSON")
+    p.add_argument("--no-gate", action="store_true", help="skip the speech gate (faster)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_timeline)
     return parser
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backbones, projection
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
-from . import catalog, clips
+from . import catalog, clips, speech_gate
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,21 @@ def find_info(predictor: Predictor, infos: list[catalog.ModelInfo]) -> catalog.M
     return None
 
 
+def check_speech(clip: clips.Clip, timings: dict[str, float]) -> speech_gate.GateResult | None:
+    """Run the speech gate on the clip; a speech verdict adds its warning to the clip's warnings.
+    Never fails the analysis: without the gate's model the clip is simply not checked."""
+    t0 = time.perf_counter()
+    try:
+        result = speech_gate.get_gate().classify([clip.wave], clip.sr)[0]
+    except (backbones.WeightsUnavailable, ImportError, RuntimeError) as e:
+        log.warning("speech gate unavailable: %s: %s", type(e).__name__, e)
+        return None
+    timings["speech gate"] = time.perf_counter() - t0
+    if result.warning:
+        clip.warnings.append(result.warning)
+    return result
+
+
 def _stage(timings: dict[str, float], loads: dict[str, float]) -> None:
     """Keep load times that were real work (first use), not cache hits."""
     timings.update({k: v for k, v in loads.items() if v > 0.005})
@@ -290,6 +305,7 @@ def analyze(
     t0 = time.perf_counter()
     clip = clips.read_clip(path)
     timings = {"decode + check": time.perf_counter() - t0}
+    check_speech(clip, timings)
     [predictor], loads = load_models([choice], infos)
     _stage(timings, loads)
     run = runner([predictor], clip.wave, clip.sr)
@@ -340,6 +356,7 @@ def compare(
     t0 = time.perf_counter()
     clip = clips.read_clip(path)
     timings = {"decode + check": time.perf_counter() - t0}
+    check_speech(clip, timings)
     predictors, loads = load_models(check_selection(choices), infos, max_backbones=MAX_BACKBONES)
     _stage(timings, loads)
     run = runner(predictors, clip.wave, clip.sr)
@@ -364,6 +381,7 @@ def warm_up(choice: str | list[str] | None, infos: list[catalog.ModelInfo]) -> f
         run = run_models(predictors, wave, sr)
         for p in predictors:  # the first map imports scikit-learn
             remap(p, run.predictions[p.name], "pca", "fused")
+        speech_gate.get_gate()  # Whisper-base for the speech gate: ~2 s to load
     except Exception as e:  # a warm-up must never take the server down
         log.warning("warm-up of %s failed: %s: %s", choice, type(e).__name__, e)
     else:
