@@ -143,8 +143,9 @@ def _analyze_tab(h: Handlers) -> gr.Audio:
                 label="2 · Model (the default is a good start)",
                 allow_custom_value=True,
                 elem_id="model",
-                info="Offline-ready: runs anywhere. Needs Hub weights: pretrained backbones are fetched on "
-                "first use (or read from a local copy).",
+                info="Offline-ready: runs anywhere. Papers' models: the RENO paper's backbone pairs and "
+                "backbones. Those and Needs Hub weights fetch pretrained backbones on first use (or read a "
+                "local copy).",
             )
             described = catalog.describe(h.default, h.infos) if h.default else catalog.no_models_message()
             model_md = gr.Markdown(described, elem_classes="small-note")

@@ -7,7 +7,8 @@ rebuild the head, which backbones feed it, its labels, metrics and training data
         references.safetensors   reference clips for the embedding map (optional)
 
 Nothing is unpickled on load. Checkpoints are found by name in the shipped ``checkpoints/``
-folder (or ``$NVER_CHECKPOINTS``), by path, or in a Hub repo named by ``$NVER_CHECKPOINT_REPO``.
+folder (or ``$NVER_CHECKPOINTS``), then in the folders of ``$NVER_CHECKPOINT_DIRS``, by path,
+or in a Hub repo named by ``$NVER_CHECKPOINT_REPO``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 def checkpoints_dir() -> Path:
     return Path(os.environ.get("NVER_CHECKPOINTS", SHIPPED_DIR))
+
+
+#: More folders of checkpoint folders (os.pathsep-separated), e.g. what ``paper-pairs`` published.
+DIRS_ENV = "NVER_CHECKPOINT_DIRS"
+
+
+def extra_dirs() -> list[Path]:
+    """The folders named by ``$NVER_CHECKPOINT_DIRS``, in order (empty entries skipped)."""
+    return [Path(p).expanduser() for p in os.environ.get(DIRS_ENV, "").split(os.pathsep) if p.strip()]
+
+
+def _find_in_extra_dirs(name: str) -> Path | None:
+    for root in extra_dirs():
+        if (root / name / "config.json").is_file():
+            return root / name
+    return None
 
 
 @dataclass
@@ -157,8 +174,12 @@ def resolve(name_or_path: str | Path) -> Path:
     shipped = checkpoints_dir() / s
     if (shipped / "config.json").exists():
         return shipped
+    if (found := _find_in_extra_dirs(s)) is not None:
+        return found
     repo = os.environ.get(_HUB_ENV)
     hint = f"; or hub:<name> from {repo}" if repo else f"; or set ${_HUB_ENV} and use hub:<name>"
+    if extra_dirs():
+        hint += f"; also looked in ${DIRS_ENV} ({os.pathsep.join(map(str, extra_dirs()))})"
     raise ValueError(
         f"Unknown checkpoint {s!r}. Shipped: {', '.join(available()) or 'none'}{hint}. "
         "Train one with `python -m nver_demo train ...`."

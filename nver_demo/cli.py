@@ -1,4 +1,4 @@
-"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict} ...``.
+"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,paper-pairs} ...``.
 
 Typical session on the EmoGator sample (../shared/data/emogator)::
 
@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_predict)
+
+    from .training import pairs_cli
+
+    pairs_cli.add_parser(sub)
     return parser
 
 

@@ -23,8 +23,10 @@ from .. import backbones, checkpoint, heads, paper
 log = logging.getLogger(__name__)
 
 HUB_ENV = "NVER_CHECKPOINT_REPO"
-#: The two groups of the model picker.
-OFFLINE, NEEDS_HUB = "Offline-ready", "Needs Hub weights"
+#: The groups of the model picker, in the order it lists them. "Papers' models": a head and
+#: backbones the papers report (the RENO paper's Table II pairs and Table I backbones).
+OFFLINE, PAPERS, NEEDS_HUB = "Offline-ready", "Papers' models", "Needs Hub weights"
+GROUPS = (OFFLINE, PAPERS, NEEDS_HUB)
 
 
 class ModelUnavailable(RuntimeError):
@@ -51,7 +53,14 @@ class ModelInfo:
 
     @property
     def group(self) -> str:
-        return NEEDS_HUB if self.needs_hub else OFFLINE
+        if not self.needs_hub:
+            return OFFLINE
+        return PAPERS if paper.lookup(self.head, self.backbones) is not None else NEEDS_HUB
+
+    @property
+    def random_backbones(self) -> bool:
+        """Trained on random-init backbones (``paper-pairs --random-init``): a pipeline test."""
+        return self.training.get("weights_origin") == "random-init"
 
     @property
     def title(self) -> str:
@@ -79,7 +88,8 @@ class ModelInfo:
         score = (
             f" · CV acc {self.cv['accuracy_mean']:.0f} %" if self.cv.get("accuracy_mean") is not None else ""
         )
-        return f"{self.group} · {self.title}{score}"
+        test = " · random-init backbones (pipeline test)" if self.random_backbones else ""
+        return f"{self.group} · {self.title}{score}{test}"
 
     def paper_result(self) -> paper.PaperResult | None:
         """The papers' numbers for this head and backbones; for MATA, the paper's only row
@@ -112,25 +122,49 @@ def _info(name: str, source: str, meta: dict) -> ModelInfo:
     )
 
 
-def models(directory: str | Path | None = None, hub: bool = True) -> list[ModelInfo]:
-    """Trained checkpoints in ``directory`` (default: the shipped folder or ``$NVER_CHECKPOINTS``)
-    and, when ``hub``, in the Hub repo named by ``$NVER_CHECKPOINT_REPO``; offline-ready first,
-    then pairs before single backbones, then by CV accuracy (best first). A snapshot: the app
-    serves what it found at start-up."""
+def models(directory: str | Path | None = None, hub: bool = True, extra: bool = True) -> list[ModelInfo]:
+    """Trained checkpoints in ``directory`` (default: the shipped folder or ``$NVER_CHECKPOINTS``),
+    when ``extra`` in the folders of ``$NVER_CHECKPOINT_DIRS``, and when ``hub`` in the Hub repo
+    named by ``$NVER_CHECKPOINT_REPO``; offline-ready first, then the papers' models, then other
+    Hub models; within a group pairs before single backbones, then by CV accuracy (best first).
+    A snapshot: the app serves what it found at start-up."""
     root = Path(directory) if directory is not None else checkpoints_dir()
-    found = []
-    for cfg in sorted(root.glob("*/config.json")):
-        try:
-            found.append(_info(cfg.parent.name, str(cfg.parent), checkpoint.read_meta(cfg.parent)))
-        except (OSError, ValueError, KeyError) as e:
-            log.warning("skipping checkpoint %s: %s", cfg.parent, e)
+    found = _folder_models(root)
+    if extra:
+        found += extra_models({m.name for m in found})
     if hub:
         found += hub_models()
     return sorted(found, key=_order)
 
 
+def _folder_models(root: Path, taken: set[str] | frozenset[str] = frozenset()) -> list[ModelInfo]:
+    """Checkpoint folders directly below ``root``; a name already ``taken`` becomes ``<root>/<name>``."""
+    out = []
+    for cfg in sorted(root.glob("*/config.json")):
+        name = cfg.parent.name if cfg.parent.name not in taken else f"{root.name}/{cfg.parent.name}"
+        try:
+            out.append(_info(name, str(cfg.parent), checkpoint.read_meta(cfg.parent)))
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("skipping checkpoint %s: %s", cfg.parent, e)
+    return out
+
+
+def extra_models(taken: set[str] | None = None) -> list[ModelInfo]:
+    """Checkpoints in the folders of ``$NVER_CHECKPOINT_DIRS`` (e.g. published by ``paper-pairs``)."""
+    taken = set(taken or ())
+    out = []
+    for root in checkpoint.extra_dirs():
+        if not root.is_dir():
+            log.warning("%s names %s, which is not a folder", checkpoint.DIRS_ENV, root)
+            continue
+        found = _folder_models(root, taken)
+        taken |= {m.name for m in found}
+        out += found
+    return out
+
+
 def _order(m: ModelInfo) -> tuple:
-    return (m.group != OFFLINE, len(m.backbones) == 1, -(m.cv.get("accuracy_mean") or 0.0), m.name)
+    return (GROUPS.index(m.group), len(m.backbones) == 1, -(m.cv.get("accuracy_mean") or 0.0), m.name)
 
 
 def checkpoints_dir() -> Path:
@@ -318,6 +352,11 @@ def describe(choice: str | None, infos: list[ModelInfo]) -> str:
         return f"`{choice}`"
     parts = [f"**{m.title}** — {heads.spec(m.head).description}" if m.head in heads.available() else m.title]
     parts.append(f"{m.cv_text()}; chance is {m.chance * 100:.1f} % ({len(m.labels)} classes).")
+    if m.random_backbones:
+        parts.append(
+            "⚠️ Trained on backbones with **random weights** (`paper-pairs --random-init`): a test of the "
+            "pipeline, its answers mean nothing."
+        )
     for b in m.needs_hub:
         parts.append(weights_hint(b) if b in backbones.available() else f"Unknown backbone `{b}`.")
     return "  \n".join(parts)
