@@ -267,3 +267,37 @@ def test_the_app_lists_and_runs_the_published_pairs(app_on_published) -> None:
     assert len(table["data"]) == 2 and np.isfinite(
         details["models"][PAIR]["probs"][details["models"][PAIR]["label"]]
     )
+
+
+def test_publish_to_the_hub_uploads_the_folders_the_card_and_asked_for_weights(
+    published, monkeypatch
+) -> None:
+    """The Hub path (no network here): the repo is created, and one upload holds what the app lists."""
+    import huggingface_hub
+
+    from nver_demo.training import publish
+
+    calls = {}
+
+    class FakeApi:
+        def __init__(self, token=None) -> None:
+            calls["token"] = token
+
+        def create_repo(self, repo_id, repo_type, private, exist_ok):
+            calls["create"] = (repo_id, repo_type, private, exist_ok)
+
+        def upload_folder(self, folder_path, repo_id, repo_type, commit_message):
+            root = Path(folder_path)
+            calls["files"] = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+            calls["card"] = (root / "README.md").read_text()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    folders = sorted(p.parent for p in (published["work"] / "checkpoints").glob("*/config.json"))
+    extra = [published["work"] / "weights" / "audio-mamba-tiny.safetensors"]
+    url = publish.publish_hub(folders, "me/pairs", private=True, extra_files=extra)
+    assert url == "https://huggingface.co/me/pairs" and calls["create"] == ("me/pairs", "model", True, True)
+    assert "audio-mamba-tiny.safetensors" in calls["files"] and "README.md" in calls["files"]
+    assert (
+        f"{PAIR}/model.safetensors" in calls["files"] and f"{PAIR}/references.safetensors" in calls["files"]
+    )
+    assert "NVER_CHECKPOINT_REPO=me/pairs" in calls["card"]

@@ -156,7 +156,8 @@ def run(args) -> None:
     if stage in ("all", "extract"):
         stats = paper_pairs.extract(ds, plan.backbones, work, shard, device=args.device)
         for b, s in stats.items():
-            print(f"  extract {b}: {s['clips']} clips in {s['seconds']:.0f} s (shard {args.shard})")
+            print(f"  extract {b}: {s['clips']} clips in {s['seconds']:.0f} s, {s['cpu_seconds']:.0f} s CPU "
+                  f"(shard {args.shard})")  # fmt: skip
         timings["extract"] = stats
     if stage in ("all", "merge"):
         n = 1 if stage == "all" else args.shards
