@@ -66,3 +66,13 @@ def test_resolve_finds_names_in_extra_dirs_and_says_where_it_looked(two_dirs) ->
     assert catalog.resolve("reno-audio-mamba-base+wavlm-base", infos) == str(
         b / "reno-audio-mamba-base+wavlm-base"
     )
+
+
+def test_cli_list_shows_every_folder(two_dirs, capsys) -> None:
+    from nver_demo.cli import main
+
+    shipped, _, b = two_dirs
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert f"Checkpoints ({shipped})" in out and f"Checkpoints ({b})" in out
+    assert "reno-audio-mamba-base+wavlm-base" in out
