@@ -234,8 +234,9 @@ def _model_picker(h: Handlers) -> tuple[gr.Dropdown, gr.Markdown]:
         label="2 · Model (the default is a good start)",
         allow_custom_value=True,
         elem_id="model",
-        info="Offline-ready: runs anywhere. Needs Hub weights: pretrained backbones are fetched on "
-        "first use (or read from a local copy).",
+        info="Offline-ready: runs anywhere. Papers' models: the RENO paper's backbone pairs and "
+        "backbones. Those and Needs Hub weights fetch pretrained backbones on first use (or read a "
+        "local copy).",
     )
     described = catalog.describe(h.default, h.infos) if h.default else catalog.no_models_message()
     return model, gr.Markdown(report.md_text(described), elem_classes="small-note")

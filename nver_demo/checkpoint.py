@@ -54,6 +54,18 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("NVER_CHECKPOINTS", SHIPPED_DIR))
 
 
+def extra_dirs() -> list[Path]:
+    """The folders named by ``$NVER_CHECKPOINT_DIRS``, in order (e.g. what ``paper-pairs`` published)."""
+    return [root for _, root in local_dirs()]
+
+
+def _find_in_extra_dirs(name: str) -> Path | None:
+    for root in extra_dirs():
+        if (root / name / "config.json").is_file():
+            return root / name
+    return None
+
+
 @dataclass
 class References:
     """Reference clips for the embedding map: per view a ``(n, d)`` matrix, and labels."""
@@ -274,8 +286,12 @@ def resolve(name_or_path: str | Path) -> Path:
     shipped = checkpoints_dir() / s
     if (shipped / "config.json").exists():
         return shipped
+    if (found := _find_in_extra_dirs(s)) is not None:
+        return found
     repo = os.environ.get(_HUB_ENV)
     hint = f"; or hub:<name> from {repo}" if repo else f"; or set ${_HUB_ENV} and use hub:<name>"
+    if extra_dirs():
+        hint += f"; also looked in ${DIRS_ENV} ({os.pathsep.join(map(str, extra_dirs()))})"
     raise ValueError(
         f"Unknown checkpoint {s!r}. Shipped: {', '.join(available()) or 'none'}{hint}. "
         "Train one with `python -m nver_demo train ...`."

@@ -1,4 +1,4 @@
-"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline} ...``.
+"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline,paper-pairs} ...``.
 
 Typical session on the EmoGator sample (../shared/data/emogator)::
 
@@ -126,12 +126,13 @@ def cmd_list(args) -> None:
     for name in heads.available():
         s = heads.spec(name)
         print(f"  {name:<8} {s.n_inputs} input(s)  {s.description}")
-    print(f"\nCheckpoints ({checkpoint.checkpoints_dir()}):")
-    for name in checkpoint.available():
-        m = checkpoint.read_meta(name)
-        cv = m.get("metrics", {}).get("cv", {})
-        score = f"CV acc {cv['accuracy_mean']:.1f}  macro-F1 {cv['macro_f1_mean']:.1f}" if cv else "no CV"
-        print(f"  {name:<28} {m['head']:<7} {'+'.join(m['backbones']):<22} {score}")
+    for root in [checkpoint.checkpoints_dir(), *checkpoint.extra_dirs()]:  # + $NVER_CHECKPOINT_DIRS
+        print(f"\nCheckpoints ({root}):")
+        for cfg in sorted(root.glob("*/config.json")):
+            m = checkpoint.read_meta(cfg.parent)
+            cv = m.get("metrics", {}).get("cv", {})
+            score = f"CV acc {cv['accuracy_mean']:.1f}  macro-F1 {cv['macro_f1_mean']:.1f}" if cv else "no CV"
+            print(f"  {cfg.parent.name:<28} {m['head']:<7} {'+'.join(m['backbones']):<22} {score}")
 
 
 def cmd_extract(args) -> None:
@@ -282,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_timeline)
+
+    from .training import pairs_cli
+
+    pairs_cli.add_parser(sub)
     return parser
 
 

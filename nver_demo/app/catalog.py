@@ -30,8 +30,10 @@ from .. import backbones, checkpoint, heads, paper
 log = logging.getLogger(__name__)
 
 HUB_ENV = "NVER_CHECKPOINT_REPO"
-#: The two groups of the model picker.
-OFFLINE, NEEDS_HUB = "Offline-ready", "Needs Hub weights"
+#: The groups of the model picker, in the order it lists them. "Papers' models": a head and
+#: backbones the papers report (the RENO paper's Table II pairs and Table I backbones).
+OFFLINE, PAPERS, NEEDS_HUB = "Offline-ready", "Papers' models", "Needs Hub weights"
+GROUPS = (OFFLINE, PAPERS, NEEDS_HUB)
 
 
 class ModelUnavailable(RuntimeError):
@@ -65,10 +67,20 @@ class ModelInfo:
 
     @property
     def group(self) -> str:
-        """Picker group: local folders by their label, the rest by whether they run offline."""
+        """Picker group: the shipped offline-ready models, local folders by their label, the
+        papers' models (a head and backbones the papers report), then the other Hub models."""
+        papers = paper.lookup(self.head, self.backbones) is not None
         if self.local:
-            return f"Local ({self.origin})" + (" · needs Hub weights" if self.needs_hub else "")
-        return NEEDS_HUB if self.needs_hub else OFFLINE
+            kind = " · papers' models" if papers else ""
+            return f"Local ({self.origin}){kind}" + (" · needs Hub weights" if self.needs_hub else "")
+        if not self.needs_hub:
+            return OFFLINE
+        return PAPERS if papers else NEEDS_HUB
+
+    @property
+    def random_backbones(self) -> bool:
+        """Trained on random-init backbones (``paper-pairs --random-init``): a pipeline test."""
+        return self.training.get("weights_origin") == "random-init"
 
     @property
     def title(self) -> str:
@@ -95,7 +107,8 @@ class ModelInfo:
         """Dropdown text: group first, so offline-ready and Hub models read as two groups."""
         acc = self.cv.get("accuracy_mean")
         score = f" · CV acc {acc:.1f}\u00a0%" if acc is not None else ""  # no lone "%" on a new line
-        return f"{self.group} · {self.title}{score}"
+        test = " · random-init backbones (pipeline test)" if self.random_backbones else ""
+        return f"{self.group} · {self.title}{score}{test}"
 
     def paper_result(self) -> paper.PaperResult | None:
         """The papers' numbers for this head and backbones; for MATA, the paper's only row
@@ -372,6 +385,11 @@ def describe(choice: str | None, infos: list[ModelInfo]) -> str:
         return f"`{choice}`"
     parts = [f"**{m.title}** — {heads.spec(m.head).description}" if m.head in heads.available() else m.title]
     parts.append(f"{m.cv_text()}; chance is {m.chance * 100:.1f} % ({len(m.labels)} classes).")
+    if m.random_backbones:
+        parts.append(
+            "⚠️ Trained on backbones with **random weights** (`paper-pairs --random-init`): a test of the "
+            "pipeline, its answers mean nothing."
+        )
     for b in m.needs_hub:
         parts.append(weights_hint(b) if b in backbones.available() else f"Unknown backbone `{b}`.")
     return "  \n".join(parts)

@@ -79,6 +79,29 @@ def read_csv(path: str | Path, name: str | None = None) -> Dataset:
     return Dataset(name or path.stem, items, f"{len(items)} clips listed in {path.name}")
 
 
+#: EmoGator's 30 categories; file ``NNNNNN-EE-I.mp3`` has category ``EE`` (01-30) in this order.
+EMOGATOR_CATEGORIES = (
+    "Adoration", "Amusement", "Anger", "Awe", "Confusion", "Contempt", "Contentment", "Desire",
+    "Disappointment", "Disgust", "Distress", "Ecstasy", "Elation", "Embarrassment", "Fear", "Guilt",
+    "Interest", "Neutral", "Pain", "Pride", "Realization", "Relief", "Romantic Love", "Sadness",
+    "Serenity", "Shame", "Surprise (Negative)", "Surprise (Positive)", "Sympathy", "Triumph",
+)  # fmt: skip
+_EMOGATOR_FILE = re.compile(r"^(?P<spk>\d+)-(?P<cat>\d{2})-(?P<inst>\d+)\.mp3$")
+
+
+def _read_emogator_names(root: Path) -> Dataset:
+    """A folder without ``labels.csv`` (e.g. a clone of github fredbuhl/EmoGator): labels and
+    speakers from the file names ``<speaker>-<category 01-30>-<instance>.mp3`` below ``root``."""
+    items = []
+    for p in sorted(root.rglob("*.mp3")):
+        m = _EMOGATOR_FILE.match(p.name)
+        if m and 1 <= int(m["cat"]) <= len(EMOGATOR_CATEGORIES):
+            items.append(Item(p, EMOGATOR_CATEGORIES[int(m["cat"]) - 1], m["spk"]))
+    if not items:
+        raise ValueError(f"{root}: no labels.csv and no EmoGator files (<speaker>-<01-30>-<i>.mp3) below it")
+    return Dataset("emogator", items, f"{len(items)} EmoGator files below {root.name}")
+
+
 def default_emogator_roots() -> list[Path]:
     """The EmoGator folders beside the checkout: ``emogator`` and, when present, ``emogator_extra``."""
     return [r for r in (EMOGATOR_DIR, EMOGATOR_EXTRA_DIR) if (r / "labels.csv").exists()] or [EMOGATOR_DIR]
@@ -87,12 +110,18 @@ def default_emogator_roots() -> list[Path]:
 def read_emogator(*roots: str | Path) -> Dataset:
     """EmoGator vocal bursts (F. Buhl, arXiv 2301.00508, Apache-2.0) from one or more folders.
 
-    Each folder has its own ``labels.csv`` with paths relative to it; with no argument, both
+    Each folder has its own ``labels.csv`` with paths relative to it (a folder without one is read
+    from its file names, see :func:`_read_emogator_names`); with no argument, both
     default folders are read (:func:`default_emogator_roots`). A speaker found in two folders is
     refused: cross-validation groups by speaker, and a duplicate would leak across folds.
     """
     roots = [Path(r) for r in roots] or default_emogator_roots()
-    parts = [read_csv(r / "labels.csv", name="emogator") for r in roots]
+    parts = [
+        read_csv(r / "labels.csv", name="emogator")
+        if (r / "labels.csv").is_file()
+        else _read_emogator_names(r)
+        for r in roots
+    ]
     seen: dict[str, Path] = {}
     for r, part in zip(roots, parts):
         for spk in set(part.speakers or []):

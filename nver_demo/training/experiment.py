@@ -85,13 +85,15 @@ def train_checkpoint(
     config: train.TrainConfig = train.TrainConfig(),
     cv: train.CVResult | None = None,
     refs_per_class: int = 10,
+    extra_training: dict | None = None,
 ) -> checkpoint.Checkpoint:
     """Train the final head and save it with CV metrics and references.
 
     The head trains on every usable clip except those of a held-out share of the speakers
     (``config.val_fraction``), which serve early stopping (or, for convex heads, the choice of
     L2 strength). Reference clips for the embedding map come from those same speakers, so the
-    map shows clips the head never trained on.
+    map shows clips the head never trained on. ``extra_training`` adds entries to the
+    checkpoint's ``training`` description (e.g. where the backbone weights came from).
     """
     fit_idx, val_idx = train.validation_split(feats.y, feats.groups, config.val_fraction, config.seed)
     final = replace(config, refit_on_validation=False)  # keep the reference speakers out
@@ -123,6 +125,7 @@ def train_checkpoint(
             "date": dt.date.today().isoformat(),
             "nver_demo": __version__,
             "torch": torch.__version__,
+            **(extra_training or {}),
         },
     }
     path = checkpoint.save(out_dir, res.head, head_name, feats.backbones, feats.dataset.labels, meta, refs)
