@@ -11,7 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.pop("NVER_CHECKPOINT_DIRS", None)  # the operator's published checkpoints are not the tests'
-os.environ.pop("NVER_THREADS", None)
+# One thread per process, as torch.set_num_threads(1) below: a test that runs the CLI in-process
+# (which applies the thread policy) must not give the rest of the session two threads.
+os.environ["NVER_THREADS"] = "1"
 # A private upload folder for this test session (Gradio's default, /tmp/gradio, is shared by every
 # Gradio app on the machine and keyed by file content: another instance cleaning its cache could
 # delete a file our server is about to read). Set before gradio is imported: some of its modules
