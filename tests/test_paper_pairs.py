@@ -248,25 +248,27 @@ def test_the_app_lists_and_runs_the_published_pairs(app_on_published) -> None:
 
     infos, client = app_on_published
     by_name = {m.name: m for m in infos}
-    assert by_name[PAIR].group == catalog.PAPERS and by_name[PAIR].random_backbones
-    assert "random-init backbones" in by_name[PAIR].choice_label()
+    [(label, _)] = checkpoint.local_dirs()
+    pair = f"{label}/{PAIR}"  # a local folder's checkpoints are listed as <folder>/<name>
+    assert by_name[pair].group == f"Local ({label}) · papers' models · needs Hub weights"
+    assert by_name[pair].random_backbones and "random-init backbones" in by_name[pair].choice_label()
     groups = [m.group for m in infos]
-    assert groups == sorted(groups, key=catalog.GROUPS.index)  # papers' models listed together
+    assert groups.index(by_name[pair].group) > groups.index(catalog.OFFLINE)  # after the shipped models
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     choices = api["/analyze"]["parameters"][1]["type"]["enum"]
-    assert PAIR in choices and checkpoint.DEFAULT in choices
+    assert pair in choices and checkpoint.DEFAULT in choices
 
-    *_, details = client.predict(handle_file(str(REAL_CLIP)), PAIR, "PCA", "fused", api_name="/analyze")
-    assert details["model"] == PAIR and sum(details["probs"].values()) == pytest.approx(1, abs=1e-4)
+    *_, details = client.predict(handle_file(str(REAL_CLIP)), pair, "PCA", "fused", api_name="/analyze")
+    assert details["model"].endswith(PAIR) and sum(details["probs"].values()) == pytest.approx(1, abs=1e-4)
     assert {"embed audio-mamba-tiny", "embed wavlm-base"} <= set(details["timings_s"])
 
     _, table, _, details = client.predict(
-        handle_file(str(REAL_CLIP)), [checkpoint.DEFAULT, PAIR], api_name="/compare"
+        handle_file(str(REAL_CLIP)), [checkpoint.DEFAULT, pair], api_name="/compare"
     )
-    assert set(details["models"]) == {checkpoint.DEFAULT, PAIR}
-    assert len(table["data"]) == 2 and np.isfinite(
-        details["models"][PAIR]["probs"][details["models"][PAIR]["label"]]
-    )
+    names = {n.split("/")[-1]: n for n in details["models"]}  # a checkpoint reports its own name
+    assert set(names) == {checkpoint.DEFAULT, PAIR}
+    got = details["models"][names[PAIR]]
+    assert len(table["data"]) == 2 and np.isfinite(got["probs"][got["label"]])
 
 
 def test_publish_to_the_hub_uploads_the_folders_the_card_and_asked_for_weights(
