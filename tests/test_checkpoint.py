@@ -46,7 +46,10 @@ def test_checkpoint_is_self_describing_and_pickle_free(tiny_checkpoint):
     assert meta["training"]["data"].startswith("54 clips")
     # The authors' RENO values and alignment width are recorded (method.md, RENO step 5).
     assert {k: meta["head_config"][k] for k in ("beta", "delta", "lam", "align_dim")} == {
-        "beta": 2.0, "delta": 0.2, "lam": 0.4, "align_dim": 256
+        "beta": 2.0,
+        "delta": 0.2,
+        "lam": 0.4,
+        "align_dim": 256,
     }
 
 

@@ -168,7 +168,9 @@ def test_batch_head_output_depends_on_the_batch_and_is_scored_per_clip():
     xs = [torch.randn(8, 50), torch.randn(8, 30)]
     with torch.no_grad():
         together = torch.softmax(head(*xs).logits, -1)
-        alone = torch.cat([torch.softmax(head(xs[0][i : i + 1], xs[1][i : i + 1]).logits, -1) for i in range(8)])
+        alone = torch.cat(
+            [torch.softmax(head(xs[0][i : i + 1], xs[1][i : i + 1]).logits, -1) for i in range(8)]
+        )
     assert not torch.allclose(together, alone, atol=1e-4)
     # Training scripts score it one clip at a time: what the app, which sees one clip, delivers.
     np.testing.assert_allclose(train.predict_proba(head, [x.numpy() for x in xs]), alone.numpy(), atol=1e-6)

@@ -103,10 +103,10 @@ def build(name: str, dims: tuple[int, ...], n_classes: int, **config) -> Head:
 
 
 __all__ = [
+    "BatchMATAHead",
     "Head",
     "HeadOutput",
     "HeadSpec",
-    "BatchMATAHead",
     "MATAHead",
     "available",
     "build",
