@@ -112,7 +112,11 @@ def test_describe_explains_hub_weights(infos):
 def test_tables_cover_every_registered_backbone_and_head():
     assert [r[0] for r in catalog.backbone_rows()] == backbones.available()
     rows = catalog.head_rows()
-    assert [r[0].lower() for r in rows] == heads.available()
+    assert [r[0] for r in rows] == [catalog.head_title(n) for n in heads.available()]
+    # The Models tab says which reading of RENO and MATA each head is.
+    by_title = {r[0]: r[3] for r in rows}
+    assert "authors" in by_title["RENO"] and "earlier token-level" in by_title["RENO (token reading)"]
+    assert "batch" in by_title["MATA (batch transport)"] and "per-clip" in by_title["MATA"]
     assert all(r[2].endswith(" M") for r in rows)
     assert catalog.head_inputs()["reno"] == 2 and catalog.head_inputs()["cnn"] == 1
 
