@@ -32,7 +32,11 @@ ROWS = [
     (f"reno_token-{P}", "RENO, our earlier token-level reading (`reno_token`)", False),
     (f"concat-{P}", "**Concat** (the papers' fusion baseline)", True),
     (f"mata-{P}", "MATA, our per-clip token reading (`mata`)", True),
-    (f"mata_batch-{P}", "MATA, authors' batch-transport reading (`mata_batch`), scored one clip at a time", False),
+    (
+        f"mata_batch-{P}",
+        "MATA, authors' batch-transport reading (`mata_batch`), scored one clip at a time",
+        False,
+    ),
     (f"linear-{A}", f"**{A} alone**, linear probe", False),
     (f"linear-{B}", f"**{B} alone**, linear probe", False),
 ]
@@ -61,7 +65,9 @@ def table() -> str:
         r = result(name, shipped)
         if r is None:
             missing.append(name)
-            out.append(f"| {what} | not measured | not measured | | `bash scripts/fusion_ablation.sh {name}` |")
+            out.append(
+                f"| {what} | not measured | not measured | | `bash scripts/fusion_ablation.sh {name}` |"
+            )
             continue
         epochs = ", ".join(str(f.get("best_epoch", "")) for f in r["folds"]) if r["folds"] else ""
         src = f"`checkpoints/{name}`" if shipped else f"`results/fusion/{name}.json`"
