@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nver_demo.training import cache, datasets, experiment, train  # noqa: E402
+from nver_demo.training import cache, datasets, experiment, train
 
 ROOT = Path(__file__).resolve().parent.parent
 A = "whisper-base"
@@ -33,7 +33,7 @@ def main(names: list[str]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for b in names:
         feats = experiment.load_features(ds, [A, b], c, progress=False)
-        if any(len(feats.y) < 0.95 * len(ds) for _ in [0]):
+        if len(feats.y) < 0.95 * len(ds):
             raise SystemExit(f"{b}: only {len(feats.y)} usable clips of {len(ds)}; is its cache complete?")
         rows = {}
         for label, xs in ((b, [feats.xs[1]]), (f"{A}|{b}", [np.hstack(feats.xs)])):
