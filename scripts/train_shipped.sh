@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# Re-train every checkpoint shipped in checkpoints/ on EmoGator (../shared/data/emogator).
+# Re-train every checkpoint shipped in checkpoints/ (and the adapted Whisper block in weights/) on
+# EmoGator: ../shared/data/emogator and, when present, ../shared/data/emogator_extra (200 speakers).
 #
-#   bash scripts/train_shipped.sh            # all of them, one after another, into checkpoints/
-#   bash scripts/train_shipped.sh reno       # only the names matching "reno"
+#   bash scripts/train_shipped.sh            # everything, in order, into checkpoints/ and weights/
+#   bash scripts/train_shipped.sh reno       # only the steps whose name contains "reno"
 #
-# Each line: 5-fold speaker-grouped cross-validation (the numbers written into config.json and the
-# README table), then a final fit on all speakers. Embeddings are cached ($NVER_CACHE), so the
-# backbones run once per clip: whisper-base ~15 min, ge2e ~5 min on 2 CPU cores; heads 2-15 min each.
+# Every step shows a tqdm progress bar and resumes where it stopped (cached embeddings and states,
+# finished CV folds). Set NVER_CACHE for the cache folder and JOBS=2 to run the two extraction
+# shards and the CV folds two at a time (one thread each). Times on 2 CPU cores: README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-checkpoints}
+JOBS=${JOBS:-1}
+WORK=${WORK:-runs/adapt}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 only=${1:-}
+want() { [[ -z "$only" || "$1" == *"$only"* ]]; }
+parallel() {  # run the given commands JOBS at a time
+    local pids=() cmd
+    for cmd in "$@"; do
+        bash -c "$cmd" & pids+=($!)
+        if (( ${#pids[@]} >= JOBS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+}
 run() {
     local name=$1; shift
-    [[ -n "$only" && "$name" != *"$only"* ]] && return 0
+    want "$name" || return 0
     echo "== $name"
     python -m nver_demo -v train "$@" --out "$OUT/$name"
 }
+
+# 1. Frozen Whisper-base states (blocks 0-6 statistics, block 2/3 outputs) + the whisper-base cache.
+if want states || want vb; then
+    echo "== whisper states"
+    cmds=(); for i in $(seq 0 $((JOBS - 1))); do cmds+=("python -m nver_demo.training.whisper_states --shard $i/$JOBS"); done
+    parallel "${cmds[@]}"
+fi
+# 2. The adapted default: fine-tune block 4 in each CV fold, then the final fit (weights/ + checkpoint).
+if want vb; then
+    echo "== linear-whisper-base-vb (fine-tuning, 5 folds)"
+    cmds=(); for k in 0 1 2 3 4; do cmds+=("python -m nver_demo.training.adapt cv --fold $k --work $WORK"); done
+    parallel "${cmds[@]}"
+    python -m nver_demo.training.adapt final --work "$WORK" --out "$OUT/linear-whisper-base-vb"
+fi
+# 3. Heads on cached embeddings.
 run linear-whisper-base  --head linear --backbones whisper-base
 run fcn-whisper-base     --head fcn    --backbones whisper-base
 run cnn-whisper-base     --head cnn    --backbones whisper-base

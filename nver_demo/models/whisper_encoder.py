@@ -76,11 +76,13 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(d, d)
         self.out_proj = nn.Linear(d, d)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (b, t) bool, True where a token may be attended to (padded batches)."""
         b, t, d = x.shape
         q, k, v = (p(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
                    for p in (self.q_proj, self.k_proj, self.v_proj))  # fmt: skip
-        y = F.scaled_dot_product_attention(q, k, v)  # (b, heads, t, d_head)
+        attn_mask = None if mask is None else mask[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (b, heads, t, d_head)
         return self.out_proj(y.transpose(1, 2).reshape(b, t, d))
 
 
@@ -95,8 +97,8 @@ class EncoderLayer(nn.Module):
         self.fc2 = nn.Linear(4 * d, d)
         self.final_layer_norm = nn.LayerNorm(d)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.self_attn_layer_norm(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.self_attn(self.self_attn_layer_norm(x), mask)
         return x + self.fc2(F.gelu(self.fc1(self.final_layer_norm(x))))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .. import __version__, checkpoint, heads, projection
+from .. import __version__, calibration, checkpoint, families, heads, metrics, projection
 from . import cache, train
 from .datasets import Dataset
 
@@ -110,9 +110,12 @@ def train_checkpoint(
         projection.reference_coords(views, seed=config.seed),
     )
     meta = {
-        "metrics": {"cv": cv.to_dict()} if cv is not None else {},
+        "metrics": {"cv": cv_metrics(cv, feats.y, feats.dataset.labels)} if cv is not None else {},
+        **({"calibration": calibration.summarize_oof(cv.oof_proba, feats.y, cv.fold_of)}
+           if cv is not None and cv.fold_of is not None else {}),
         "training": {
             "data": feats.dataset.description,
+            "sources": feats.dataset.sources,
             "n_clips": len(feats.y),
             "excluded": feats.excluded,
             "config": config.to_dict(),
@@ -127,3 +130,26 @@ def train_checkpoint(
     path = checkpoint.save(out_dir, res.head, head_name, feats.backbones, feats.dataset.labels, meta, refs)
     log.info("saved %s (%d parameters)", path, heads.count_parameters(res.head))
     return checkpoint.load(path)
+
+
+def family_scores(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> float | None:
+    """Share of clips whose predicted category is in the true category's family (None when the
+    labels are not EmoGator's)."""
+    if not families.covers(labels):
+        return None
+    fam = families.family_index(labels)
+    return float((fam[y] == fam[pred]).mean() * 100)
+
+
+def cv_metrics(cv: train.CVResult, y: np.ndarray, labels: list[str]) -> dict:
+    """The CV record of a checkpoint: per-fold and summary scores, plus emotion-family accuracy."""
+    out = cv.to_dict()
+    if cv.fold_of is None or not families.covers(labels):
+        return out
+    pred = cv.oof_proba.argmax(1)
+    per_fold = [family_scores(y[cv.fold_of == k], pred[cv.fold_of == k], labels) for k in range(len(cv.folds))]
+    for f, v in zip(out["folds"], per_fold):
+        f["family_accuracy"] = v
+    s = metrics.summarize([{"family_accuracy": v} for v in per_fold])
+    out.update({k: v for k, v in s.items()})
+    return out

@@ -213,6 +213,7 @@ class CVResult:
     confusion: list[list[int]]
     oof_proba: np.ndarray  # (n, C) out-of-fold probabilities
     seconds: float
+    fold_of: np.ndarray | None = None  # (n,) which fold each clip was a test clip of
 
     def to_dict(self) -> dict:
         return {"folds": self.folds, **self.summary, "confusion": self.confusion, "seconds": self.seconds}
@@ -230,8 +231,10 @@ def cross_validate(
     """k-fold CV: train on k-1 folds (minus a validation split), score on the held-out fold."""
     t0 = time.perf_counter()
     oof = np.zeros((len(y), n_classes), dtype=np.float32)
+    fold_of = np.full(len(y), -1)
     folds = []
     for k, (train_idx, test_idx) in enumerate(speaker_folds(y, groups, n_splits, config.seed)):
+        fold_of[test_idx] = k
         g = groups[train_idx] if groups is not None else None
         res = fit(head_name, [x[train_idx] for x in xs], y[train_idx], n_classes, g, config)
         oof[test_idx] = predict_proba(res.head, [x[test_idx] for x in xs])
@@ -246,4 +249,4 @@ def cross_validate(
         )
     summary = metrics.summarize([{k: f[k] for k in ("accuracy", "macro_f1")} for f in folds])
     conf = metrics.confusion(y, oof.argmax(1), n_classes)
-    return CVResult(folds, summary, conf, oof, time.perf_counter() - t0)
+    return CVResult(folds, summary, conf, oof, time.perf_counter() - t0, fold_of)
