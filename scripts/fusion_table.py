@@ -37,22 +37,38 @@ ROWS = [
         "MATA, authors' batch-transport reading (`mata_batch`), scored one clip at a time",
         False,
     ),
-    (f"linear-{A}", f"**{A} alone**, linear probe", False),
-    (f"linear-{B}", f"**{B} alone**, linear probe", False),
 ]
+SINGLE_HEADS = ("linear", "fcn", "cnn")
 
 
 def result(name: str, shipped: bool) -> dict | None:
     if shipped:
         path = ROOT / "checkpoints" / name / "config.json"
-        done = ROOT / "results" / "fusion" / f"{name}.done"
-        if not (path.is_file() and done.is_file()):
+        if not path.is_file():
             return None
         meta = json.loads(path.read_text())
+        if "200 speakers" not in meta["training"]["data"]:  # an older checkpoint, not this table's data
+            return None
         cv = meta.get("metrics", {}).get("cv")
         return {**cv, "config": meta["training"]["config"], "params": meta.get("parameters")} if cv else None
     path = ROOT / "results" / "fusion" / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def single_candidates(backbone: str) -> list[tuple[str, str, dict]]:
+    """Every measurement of ``backbone`` alone on the 200 speakers: (head, source, cv)."""
+    out = []
+    for head in SINGLE_HEADS:
+        path = ROOT / "results" / "fusion" / f"{head}-{backbone}.json"
+        if path.is_file():
+            out.append((head, f"`results/fusion/{path.name}`", json.loads(path.read_text())))
+        ck = ROOT / "checkpoints" / f"{head}-{backbone}" / "config.json"
+        if ck.is_file():
+            meta = json.loads(ck.read_text())
+            cv = meta.get("metrics", {}).get("cv")
+            if cv and "200 speakers" in meta["training"]["data"]:  # the same clips as the other rows
+                out.append((head, f"`checkpoints/{head}-{backbone}`", cv))
+    return out
 
 
 def table() -> str:
@@ -73,6 +89,22 @@ def table() -> str:
         src = f"`checkpoints/{name}`" if shipped else f"`results/fusion/{name}.json`"
         out.append(
             f"| {what} | {r['accuracy_mean']:.1f} ± {r['accuracy_std']:.1f} "
+            f"| {r['macro_f1_mean']:.1f} ± {r['macro_f1_std']:.1f} | {epochs} | {src} |"
+        )
+    for b in (A, B):
+        cands = single_candidates(b)
+        if not cands:
+            missing.append(f"linear-{b}")
+            out.append(
+                f"| **{b} alone** | not measured | not measured | | `bash scripts/fusion_ablation.sh linear-{b}` |"
+            )
+            continue
+        head, src, r = max(cands, key=lambda c: c[2]["macro_f1_mean"])
+        others = ", ".join(f"{h} {c['macro_f1_mean']:.1f}" for h, _, c in cands if (h, _) != (head, src))
+        note = f" (macro-F1 of the others: {others})" if others else ""
+        epochs = ", ".join(str(f.get("best_epoch", "")) for f in r["folds"]) if head != "linear" else "–"
+        out.append(
+            f"| **{b} alone**, best head measured: {head}{note} | {r['accuracy_mean']:.1f} ± {r['accuracy_std']:.1f} "
             f"| {r['macro_f1_mean']:.1f} ± {r['macro_f1_std']:.1f} | {epochs} | {src} |"
         )
     if missing:
