@@ -38,10 +38,10 @@ row() {  # row NAME HEAD BACKBONES... [-- --set ...]: CV only, into results/fusi
     python -m nver_demo -v evaluate --head "$head" "${COMMON[@]}" "$@" --out "results/fusion/$name.json"
 }
 
-ship "reno-$A+$B" reno
-ship "concat-$A+$B" concat
 row "linear-$A" linear --backbones "$A"
 row "linear-$B" linear --backbones "$B"
+ship "reno-$A+$B" reno
+ship "concat-$A+$B" concat
 row "reno-no-renyi-$A+$B" reno --backbones "$A" "$B" --set lam=1
 row "reno-no-attention-$A+$B" reno --backbones "$A" "$B" --set attention=false
 row "reno-lam0.2-$A+$B" reno --backbones "$A" "$B" --set lam=0.2
