@@ -118,7 +118,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoin
     cfg_path = directory / "config.json"
     if not cfg_path.exists():
         raise FileNotFoundError(f"No checkpoint at {directory} (config.json missing)")
-    meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    meta = upgrade_meta(json.loads(cfg_path.read_text(encoding="utf-8")))
     if meta.get("format") != FORMAT:
         raise ValueError(
             f"{cfg_path}: unsupported checkpoint format {meta.get('format')!r}; expected {FORMAT}"
@@ -143,7 +143,21 @@ def available() -> list[str]:
 
 def read_meta(name_or_path: str | Path) -> dict:
     """config.json of a checkpoint, without building the head."""
-    return json.loads((resolve(name_or_path) / "config.json").read_text(encoding="utf-8"))
+    return upgrade_meta(json.loads((resolve(name_or_path) / "config.json").read_text(encoding="utf-8")))
+
+
+def upgrade_meta(meta: dict) -> dict:
+    """Read checkpoints written before ``reno`` became the authors' reading.
+
+    Those have ``head: "reno"`` with ``alpha``/``eps`` in ``head_config``: they are the token-level
+    reading, now registered as ``reno_token`` with the same modules (the weights load unchanged),
+    its order called ``beta`` and its smoothing ``delta``.
+    """
+    cfg = meta.get("head_config") or {}
+    if meta.get("head") == "reno" and "alpha" in cfg:
+        cfg = {{"alpha": "beta", "eps": "delta"}.get(k, k): v for k, v in cfg.items()}
+        meta = {**meta, "head": "reno_token", "head_config": cfg, "upgraded_from": "reno (token reading)"}
+    return meta
 
 
 def resolve(name_or_path: str | Path) -> Path:

@@ -38,9 +38,9 @@ row() {  # row NAME HEAD BACKBONES... [-- --set ...]: CV only, into results/fusi
     python -m nver_demo -v evaluate --head "$head" "${COMMON[@]}" "$@" --out "results/fusion/$name.json"
 }
 
-row "linear-$B" linear --backbones "$B"
 ship "reno-$A+$B" reno
 ship "concat-$A+$B" concat
+row "linear-$B" linear --backbones "$B"
 row "reno-no-renyi-$A+$B" reno --backbones "$A" "$B" --set lam=1
 row "reno-no-attention-$A+$B" reno --backbones "$A" "$B" --set attention=false
 row "reno-lam0.2-$A+$B" reno --backbones "$A" "$B" --set lam=0.2

@@ -83,3 +83,21 @@ def test_umap_layouts_are_stored_for_every_view(tiny_checkpoint):
     refs = checkpoint.load(tiny_checkpoint).references
     assert set(refs.coords) == {f"umap.{v}" for v in refs.views}
     assert all(xy.shape == (len(refs.labels), 2) for xy in refs.coords.values())
+
+
+def test_checkpoints_from_before_the_authors_reno_load_as_the_token_reading(tmp_path):
+    # A RENO checkpoint written before issue 9: head "reno" with alpha/eps; same modules as reno_token.
+    torch.manual_seed(0)
+    head = heads.build("reno_token", (20, 12), 4, beta=0.5, delta=1e-8, lam=0.1).eval()
+    checkpoint.save(tmp_path / "old", head, "reno_token", ["x", "y"], list("abcd"), {})
+    cfg_path = tmp_path / "old" / "config.json"
+    meta = json.loads(cfg_path.read_text())
+    meta["head"] = "reno"
+    meta["head_config"] = {"tokens": 20, "heads": 2, "alpha": 0.5, "eps": 1e-8, "lam": 0.1, "dropout": 0.3}
+    cfg_path.write_text(json.dumps(meta))
+    assert checkpoint.read_meta(tmp_path / "old")["head"] == "reno_token"
+    ck = checkpoint.load(tmp_path / "old")
+    assert ck.meta["head"] == "reno_token" and ck.head.config()["beta"] == 0.5
+    xs = [torch.randn(3, 20), torch.randn(3, 12)]
+    with torch.no_grad():
+        assert torch.equal(ck.head(*xs).logits, head(*xs).logits)
