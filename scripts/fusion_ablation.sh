@@ -8,7 +8,8 @@
 #
 # Rows that are shipped checkpoints (reno, concat, mata) run `train` into checkpoints/ (their
 # config.json holds the CV numbers); the other rows run `evaluate` into results/fusion/<row>.json.
-# A row whose result exists is skipped, so an interrupted run resumes. Every row uses the same
+# A row whose result exists is skipped, and finished CV folds are kept in results/fusion/work/
+# (git-ignored), so an interrupted run resumes at the first unfinished fold. Every row uses the same
 # settings: Adam 1e-3, batch 32, up to 20 epochs, early stopping on 15 % of the training
 # speakers with patience $PATIENCE (3: our budget; the authors use 10), conv blocks compiled
 # (same numbers, ~1.8x faster). One thread: OMP_NUM_THREADS=1.
@@ -27,7 +28,8 @@ ship() {  # ship NAME HEAD [--set ...]: CV + final fit into checkpoints/NAME
     [[ -n "$only" && "$name" != *"$only"* ]] && return 0
     [[ -f "checkpoints/$name/config.json" && -f "results/fusion/$name.done" ]] && return 0
     echo "== $name"
-    python -m nver_demo -v train --head "$head" --backbones "$A" "$B" "${COMMON[@]}" "$@" --out "checkpoints/$name"
+    python -m nver_demo -v train --head "$head" --backbones "$A" "$B" "${COMMON[@]}" "$@" \
+        --work "results/fusion/work/$name" --out "checkpoints/$name"
     touch "results/fusion/$name.done"
 }
 row() {  # row NAME HEAD BACKBONES... [-- --set ...]: CV only, into results/fusion/NAME.json
@@ -35,7 +37,8 @@ row() {  # row NAME HEAD BACKBONES... [-- --set ...]: CV only, into results/fusi
     [[ -n "$only" && "$name" != *"$only"* ]] && return 0
     [[ -f "results/fusion/$name.json" ]] && return 0
     echo "== $name"
-    python -m nver_demo -v evaluate --head "$head" "${COMMON[@]}" "$@" --out "results/fusion/$name.json"
+    python -m nver_demo -v evaluate --head "$head" "${COMMON[@]}" "$@" \
+        --work "results/fusion/work/$name" --out "results/fusion/$name.json"
 }
 
 ship "reno-$A+$B" reno
