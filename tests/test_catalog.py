@@ -124,3 +124,18 @@ def test_tables_cover_every_registered_backbone_and_head():
 def test_model_rows_match_headers(infos):
     rows = catalog.model_rows(infos)
     assert len(rows) == len(infos) and all(len(r) == len(catalog.MODEL_HEADERS) for r in rows)
+
+
+def test_second_readings_show_the_papers_numbers_of_their_method():
+    # The Compare tab's paper column: reno_token is still RENO, mata_batch still MATA.
+    def info(head, bbs):
+        return catalog.ModelInfo("m", "m", head, tuple(bbs), ("x", "y"))
+
+    pair = ("wavlm-base", "audio-mamba-base")
+    assert info("reno_token", pair).paper_result() == info("reno", pair).paper_result() is not None
+    assert (
+        info("mata_batch", ("ge2e", "egemaps")).paper_result()
+        == info("mata", ("ge2e", "egemaps")).paper_result()
+    )
+    assert info("mata", ("ge2e", "egemaps")).paper_result() is not None
+    assert catalog.head_title("reno_token") == "RENO (token reading)" and catalog.head_title("reno") == "RENO"
