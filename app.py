@@ -11,9 +11,16 @@ API: ``/analyze`` (audio, model, map method, map view) and ``/compare`` (audio, 
 
 from __future__ import annotations
 
-from nver_demo import spaces_compat
+from nver_demo import configure_threads, spaces_compat
 
 spaces_compat.init()  # ZeroGPU: `spaces` must be imported before anything initialises CUDA
+#: Analyze/Compare runs at once (shared): two, so one slow first download of Hub weights does
+#: not block every other visitor; more would only split two CPU cores further.
+MODEL_RUNS = 2
+if __name__ == "__main__":  # `python app.py` (also on Spaces); importing the module changes nothing
+    # Before torch loads, so its OpenMP runtime also reads the wait policy: cores // MODEL_RUNS
+    # threads per run in every pool, or $NVER_THREADS (nver_demo/threads.py).
+    configure_threads(runs=MODEL_RUNS)
 
 import logging  # noqa: E402
 import threading  # noqa: E402
@@ -27,9 +34,6 @@ from nver_demo.app import catalog, clips, report, service  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "150mb"  # a 10-minute 48 kHz stereo WAV is 115 MB; only its start is decoded
-#: Analyze/Compare runs at once (shared): two, so one slow first download of Hub weights does
-#: not block every other visitor; more would only split two CPU cores further.
-MODEL_RUNS = 2
 THEME = gr.themes.Soft(primary_hue="orange", neutral_hue="slate")
 CSS = """
 .gradio-container {max-width: 1280px !important; margin: auto}
@@ -51,6 +55,19 @@ MAP_NOTE = """Each dot is a reference clip from speakers the model did not train
 true label; the star is your clip. PCA projects your clip exactly; UMAP places it at the weighted mean of
 its nearest reference clips in a layout fixed at training time. No t-SNE: it cannot place a new clip
 without refitting the whole map."""
+
+
+def _unchecked(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
+    """Let a CheckboxGroup's values reach the handler unchecked, so that a model name it does not
+    list gets the catalogue's "Unknown model" sentence (shortened), as on /analyze, instead of
+    Gradio's "not in the list of choices" echoing the whole value back. Set on the instance: a
+    subclass would make Gradio write an app.pyi stub beside this file."""
+
+    def preprocess(payload):
+        return list(payload) if isinstance(payload, (list, tuple)) else payload
+
+    group.preprocess = preprocess
+    return group
 
 
 def _human_errors(fn):
@@ -201,10 +218,12 @@ def _compare_tab(h: Handlers, source: gr.Audio) -> None:
                 type="filepath",
                 label="Clip (the one from Analyze, or another)",
             )
-            models = gr.CheckboxGroup(
-                [(m.choice_label(), m.name) for m in h.infos],
-                value=h.selection,
-                label=f"Models (up to {service.MAX_COMPARE})",
+            models = _unchecked(
+                gr.CheckboxGroup(
+                    [(m.choice_label(), m.name) for m in h.infos],
+                    value=h.selection,
+                    label=f"Models (up to {service.MAX_COMPARE})",
+                )
             )
             go = gr.Button("Compare", variant="primary")
         with gr.Column(scale=7):
@@ -299,6 +318,7 @@ def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_threads(runs=MODEL_RUNS)  # applied at the top already; again, to log it (idempotent)
     infos = catalog.models()
     demo = build_demo(infos)
     demo.launch(**LAUNCH, prevent_thread_lock=True)

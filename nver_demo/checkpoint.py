@@ -6,15 +6,20 @@ rebuild the head, which backbones feed it, its labels, metrics and training data
         model.safetensors        head weights (input standardisers included)
         references.safetensors   reference clips for the embedding map (optional)
 
-Nothing is unpickled on load. Checkpoints are found by name in the shipped ``checkpoints/``
-folder (or ``$NVER_CHECKPOINTS``), by path, or in a Hub repo named by ``$NVER_CHECKPOINT_REPO``.
+Nothing is unpickled on load, and config.json is checked against sane limits (:func:`validate`)
+before any tensor is built. Checkpoints are found by name in the shipped ``checkpoints/`` folder
+(or ``$NVER_CHECKPOINTS``), as ``<label>/<name>`` in the folders listed in
+``$NVER_CHECKPOINT_DIRS`` (:func:`local_checkpoints`), by path, or in a Hub repo named by
+``$NVER_CHECKPOINT_REPO``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +36,18 @@ FORMAT = "nver-demo-checkpoint/1"
 #: The checkpoint the app and ``predict`` use when none is named.
 DEFAULT = "linear-whisper-base"
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+#: Folders of checkpoint folders the operator publishes (os.pathsep-separated).
+DIRS_ENV = "NVER_CHECKPOINT_DIRS"
+
+#: Limits on config.json, checked before anything is built: the widest embedding we know is
+#: ComParE's 6,373; the shipped heads have under 2M parameters.
+MAX_DIM = 16384
+MAX_LABELS = 1000
+MAX_PARAMETERS = 50_000_000
+MAX_CONFIG_BYTES = 8 << 20
+MAX_CONFIG_INT = 100_000  # head_config values (tokens, heads, Sinkhorn iterations...)
+#: Checkpoint, backbone and folder-label names: no path separators, no "..", no spaces.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]{0,127}")
 
 
 def checkpoints_dir() -> Path:
@@ -112,17 +129,96 @@ def save(
     return directory
 
 
+def _read_config(cfg_path: Path) -> dict:
+    """config.json, size-capped, parsed and validated (ValueError says what is wrong)."""
+    size = cfg_path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{cfg_path}: {size} bytes; a checkpoint config is at most {MAX_CONFIG_BYTES}")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{cfg_path}: not valid JSON ({e})") from e
+    meta = upgrade_meta(meta)
+    validate(meta, str(cfg_path))
+    return meta
+
+
+def upgrade_meta(meta):
+    """Read checkpoints written before ``reno`` became the authors' reading.
+
+    Those have ``head: "reno"`` with ``alpha``/``eps`` in ``head_config``: they are the token-level
+    reading, now registered as ``reno_token`` with the same modules (the weights load unchanged),
+    its order called ``beta`` and its smoothing ``delta``. Anything else is returned unchanged.
+    """
+    if not isinstance(meta, dict):
+        return meta
+    cfg = meta.get("head_config")
+    if meta.get("head") == "reno" and isinstance(cfg, dict) and "alpha" in cfg:
+        cfg = {{"alpha": "beta", "eps": "delta"}.get(k, k): v for k, v in cfg.items()}
+        meta = {**meta, "head": "reno_token", "head_config": cfg, "upgraded_from": "reno (token reading)"}
+    return meta
+
+
+def _int_list(value, what: str, lo: int, hi: int) -> list[int]:
+    if not isinstance(value, list) or not all(type(v) is int and lo <= v <= hi for v in value):
+        raise ValueError(f"{what} must be a list of whole numbers from {lo} to {hi}")
+    return value
+
+
+def validate(meta: dict, where: str = "config.json") -> None:
+    """Check a checkpoint config before anything is built: format, head name, dims, labels,
+    backbone names and head settings within sane limits, and the head's parameter count
+    (counted on the meta device: no memory is allocated). Raises ValueError naming ``where``."""
+
+    def bad(why: str) -> ValueError:
+        return ValueError(f"{where}: {why}")
+
+    if not isinstance(meta, dict):
+        raise bad("not a JSON object")
+    if meta.get("format") != FORMAT:
+        raise bad(f"unsupported checkpoint format {str(meta.get('format'))[:40]!r}; expected {FORMAT}")
+    head = meta.get("head")
+    if not isinstance(head, str) or head not in heads.available():
+        raise bad(f"unknown head {str(head)[:40]!r}; heads: {', '.join(heads.available())}")
+    n_in = heads.spec(head).n_inputs
+    try:
+        dims = _int_list(meta.get("dims"), "dims", 1, MAX_DIM)
+    except ValueError as e:
+        raise bad(str(e)) from None
+    names = meta.get("backbones")
+    if not isinstance(names, list) or not all(isinstance(b, str) and NAME.fullmatch(b) for b in names):
+        raise bad("backbones must be a list of backbone names")
+    if len(dims) != n_in or len(names) != n_in:
+        raise bad(f"the {head} head takes {n_in} backbone(s); got {len(names)} names and {len(dims)} dims")
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or not 2 <= len(labels) <= MAX_LABELS:
+        raise bad(f"labels must be a list of 2 to {MAX_LABELS} names")
+    if not all(isinstance(x, str) and 0 < len(x) <= 200 for x in labels) or len(set(labels)) != len(labels):
+        raise bad("labels must be distinct, non-empty names of at most 200 characters")
+    config = meta.get("head_config", {})
+    if not isinstance(config, dict):
+        raise bad("head_config must be an object")
+    for key, v in config.items():
+        finite = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not (isinstance(v, bool) or (finite and abs(v) <= MAX_CONFIG_INT)):
+            raise bad(f"head_config {str(key)[:40]!r} must be a number of at most {MAX_CONFIG_INT}")
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            n = heads.count_parameters(heads.build(head, tuple(dims), len(labels), **config))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise bad(f"cannot build the {head} head from this config ({e})") from e
+    if n > MAX_PARAMETERS:
+        raise bad(f"the {head} head would have {n:,} parameters; at most {MAX_PARAMETERS:,} are allowed")
+
+
 def load(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild a checkpoint folder into a ready (eval-mode) head."""
+    """Rebuild a checkpoint folder into a ready (eval-mode) head. The config is validated
+    (:func:`validate`) before anything is built."""
     directory = Path(directory)
     cfg_path = directory / "config.json"
-    if not cfg_path.exists():
+    if not cfg_path.is_file():
         raise FileNotFoundError(f"No checkpoint at {directory} (config.json missing)")
-    meta = upgrade_meta(json.loads(cfg_path.read_text(encoding="utf-8")))
-    if meta.get("format") != FORMAT:
-        raise ValueError(
-            f"{cfg_path}: unsupported checkpoint format {meta.get('format')!r}; expected {FORMAT}"
-        )
+    meta = _read_config(cfg_path)
     head = heads.build(meta["head"], tuple(meta["dims"]), len(meta["labels"]), **meta.get("head_config", {}))
     head.load_state_dict(load_file(str(directory / "model.safetensors")), strict=True)
     head.to(device).eval()
@@ -142,29 +238,53 @@ def available() -> list[str]:
 
 
 def read_meta(name_or_path: str | Path) -> dict:
-    """config.json of a checkpoint, without building the head."""
-    return upgrade_meta(json.loads((resolve(name_or_path) / "config.json").read_text(encoding="utf-8")))
+    """config.json of a checkpoint, validated, without building the head."""
+    return _read_config(resolve(name_or_path) / "config.json")
 
 
-def upgrade_meta(meta: dict) -> dict:
-    """Read checkpoints written before ``reno`` became the authors' reading.
+def local_dirs() -> list[tuple[str, Path]]:
+    """(label, folder) for each folder in ``$NVER_CHECKPOINT_DIRS``; the label is the folder's
+    name (made a valid name, numbered when two folders share one)."""
+    out: list[tuple[str, Path]] = []
+    for raw in os.environ.get(DIRS_ENV, "").split(os.pathsep):
+        if not raw.strip():
+            continue
+        root = Path(raw.strip()).expanduser()
+        label = re.sub(r"[^A-Za-z0-9._+=-]", "-", root.resolve().name).strip(".-")[:64] or "local"
+        taken = {lab for lab, _ in out}
+        unique, i = label, 2
+        while unique in taken:
+            unique, i = f"{label}-{i}", i + 1
+        out.append((unique, root))
+    return out
 
-    Those have ``head: "reno"`` with ``alpha``/``eps`` in ``head_config``: they are the token-level
-    reading, now registered as ``reno_token`` with the same modules (the weights load unchanged),
-    its order called ``beta`` and its smoothing ``delta``.
-    """
-    cfg = meta.get("head_config") or {}
-    if meta.get("head") == "reno" and "alpha" in cfg:
-        cfg = {{"alpha": "beta", "eps": "delta"}.get(k, k): v for k, v in cfg.items()}
-        meta = {**meta, "head": "reno_token", "head_config": cfg, "upgraded_from": "reno (token reading)"}
-    return meta
+
+def local_checkpoints() -> dict[str, Path]:
+    """``"<label>/<name>"`` -> folder, for every checkpoint folder (one holding config.json) in
+    the folders of ``$NVER_CHECKPOINT_DIRS``. Folders whose names are not plain names are skipped."""
+    found: dict[str, Path] = {}
+    for label, root in local_dirs():
+        if not root.is_dir():
+            log.warning("%s: %s is not a folder", DIRS_ENV, root)
+            continue
+        for p in sorted(root.iterdir()):
+            if NAME.fullmatch(p.name) and (p / "config.json").is_file():
+                found[f"{label}/{p.name}"] = p
+    return found
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """A checkpoint folder from a path, a shipped name, or ``hub:<name>`` in ``$NVER_CHECKPOINT_REPO``."""
+    """A checkpoint folder from a path, a shipped name, ``<label>/<name>`` from
+    ``$NVER_CHECKPOINT_DIRS``, or ``hub:<name>`` in ``$NVER_CHECKPOINT_REPO``.
+
+    For the library and the CLI, which the operator runs: paths are accepted. The app only
+    passes folders it listed itself (:mod:`nver_demo.app.catalog`)."""
     s = str(name_or_path)
     if s.startswith("hub:"):
         return _from_hub(s[4:])
+    local = local_checkpoints().get(s) if "/" in s else None
+    if local is not None:
+        return local
     p = Path(s)
     if (p / "config.json").exists():
         return p
@@ -185,6 +305,8 @@ _HUB_ENV = "NVER_CHECKPOINT_REPO"
 def _from_hub(name: str) -> Path:
     """Download ``<name>/`` from the Hub repo named by ``$NVER_CHECKPOINT_REPO``."""
     repo = os.environ.get(_HUB_ENV)
+    if not NAME.fullmatch(name):
+        raise ValueError(f"hub:{name[:60]!r} is not a checkpoint folder name (letters, digits, . _ + = -)")
     if not repo:
         raise ValueError(f"hub:{name} needs ${_HUB_ENV} set to a Hub repo id holding checkpoint folders")
     from huggingface_hub import snapshot_download

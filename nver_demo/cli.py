@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from . import audio, backbones, checkpoint, heads
+from .threads import configure_threads
 from .training import datasets
 
 EPILOG = __doc__.split("Typical session", 1)[1].split("\n", 1)[1]
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
     try:
+        configure_threads(runs=1)  # one run at a time: all cores, or $NVER_THREADS
         args.func(args)
     except (ValueError, FileNotFoundError, backbones.WeightsUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

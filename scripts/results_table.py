@@ -30,8 +30,9 @@ def table() -> str:
         t = m["training"]
         rows.append((cv["macro_f1_mean"], name, m, cv, t))
     out = [
-        "| checkpoint | head | backbones | params | accuracy % | macro-F1 % | CV time |",
-        "|---|---|---|---|---|---|---|",
+        "| checkpoint | head | backbones | params | accuracy % | macro-F1 % | family acc. % | ECE before → after"
+        " | CV time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for _, name, m, cv, t in sorted(rows, key=lambda r: -r[0]):
         default = " (default)" if name == checkpoint.DEFAULT else ""
@@ -39,7 +40,7 @@ def table() -> str:
         out.append(
             f"| `{name}`{default} | {head} | {' + '.join(m['backbones'])} | {m['parameters'] / 1e6:.2f}M "
             f"| {cv['accuracy_mean']:.1f} ± {cv['accuracy_std']:.1f} | {cv['macro_f1_mean']:.1f} ± "
-            f"{cv['macro_f1_std']:.1f} | {t.get('cv_seconds', 0) / 60:.0f} min |"
+            f"{cv['macro_f1_std']:.1f} | {_family(cv)} | {_ece(m)} | {t.get('cv_seconds', 0) / 60:.0f} min |"
         )
     if rows:
         t = rows[0][4]
@@ -49,6 +50,17 @@ def table() -> str:
             + "."
         )
     return "\n".join(out)
+
+
+def _family(cv: dict) -> str:
+    if "family_accuracy_mean" not in cv:
+        return "–"
+    return f"{cv['family_accuracy_mean']:.1f} ± {cv['family_accuracy_std']:.1f}"
+
+
+def _ece(meta: dict) -> str:
+    cal = meta.get("calibration")
+    return f"{cal['ece_before']:.3f} → {cal['ece_after']:.3f}" if cal else "–"
 
 
 def main() -> None:

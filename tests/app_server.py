@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +55,39 @@ def serve(ckpt_dir: Path) -> str:
     import app
     from nver_demo.app import catalog
 
-    demo = app.build_demo(catalog.models(ckpt_dir, hub=False))
-    demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    demo = app.build_demo(catalog.models(ckpt_dir, hub=False, local=False))
+    launch(demo, **app.LAUNCH)
     return demo.local_url
+
+
+def launch(demo, **kwargs) -> None:
+    """``demo.launch`` on a free loopback port, robust to a machine shared with other servers:
+    a port taken between our probe and the bind is retried on another; and Gradio's own final
+    reachability check (one HEAD request with a 3 s timeout, which fails on a machine loaded
+    with other jobs) is redone with a patient request before giving up."""
+    import httpx
+
+    for attempt in range(5):
+        try:
+            demo.launch(prevent_thread_lock=True, quiet=True, server_port=free_port(), **kwargs)
+            return
+        except ValueError as e:  # "When localhost is not accessible, a shareable link must be created"
+            if "localhost is not accessible" not in str(e) or not demo.local_url:
+                raise
+            if httpx.get(demo.local_url, timeout=120).status_code == 200:
+                return  # the server is up and its queue started; only Gradio's impatient check failed
+            raise
+        except OSError:
+            if attempt == 4:
+                raise
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, chosen by the OS (never Gradio's fixed 7860 scan,
+    which two servers started at once on one machine can both pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.pop("NVER_CHECKPOINT_DIRS", None)  # the operator's published checkpoints are not the tests'
+os.environ.pop("NVER_THREADS", None)
+# A private upload folder for this test session (Gradio's default, /tmp/gradio, is shared by every
+# Gradio app on the machine and keyed by file content: another instance cleaning its cache could
+# delete a file our server is about to read). Set before gradio is imported: some of its modules
+# read it at import.
+_GRADIO_TMP = tempfile.mkdtemp(prefix="nver-test-gradio-")
+os.environ["GRADIO_TEMP_DIR"] = _GRADIO_TMP
+atexit.register(shutil.rmtree, _GRADIO_TMP, ignore_errors=True)
 
 from pathlib import Path
 

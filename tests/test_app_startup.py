@@ -8,6 +8,8 @@ import sys
 from tests.app_server import ROOT
 
 CHECK = """
+import os
+stub_before = os.path.exists("app.pyi")
 import app
 from nver_demo import predict
 from nver_demo.app import catalog, service
@@ -15,6 +17,7 @@ demo = app.build_demo(catalog.models({ckpts!r}, hub=False))
 assert predict._cached_backbone.cache_info().currsize == 0, "a backbone was built at start-up"
 assert service.get_predictor.cache_info().currsize == 0, "a checkpoint head was loaded at start-up"
 assert "torch" in sys.modules  # registries need it; the weights are what stays lazy
+assert os.path.exists("app.pyi") == stub_before, "building the app wrote a .pyi (a Component subclass?)"
 print("ok")
 """
 

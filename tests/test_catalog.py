@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from unittest import mock
 
 import pytest
 
-from nver_demo import backbones, heads
+from nver_demo import backbones, checkpoint, heads
 from nver_demo.app import catalog
 from tests import app_server
 from tests.app_server import HUB_MODEL
@@ -47,7 +48,7 @@ def test_default_selection_shows_every_fusion_of_the_default_and_each_backbone_a
     ]
     infos = sorted(
         (catalog.ModelInfo(n, n, h, b, ("a",), {"accuracy_mean": acc}) for n, h, b, acc in shipped),
-        key=catalog._order,
+        key=lambda m: catalog._order(m, []),
     )
     with mock.patch.object(catalog.checkpoint, "DEFAULT", "linear-whisper-base"):
         sel = catalog.default_selection(infos)
@@ -70,7 +71,35 @@ def test_choice_labels_name_the_group_and_score(infos):
 def test_resolve_names_and_combinations_to_folders(infos, app_checkpoints):
     assert catalog.resolve("reno-tiny", infos) == str(app_checkpoints / "reno-tiny")
     assert catalog.resolve("reno-logmel-stats+egemaps", infos) == str(app_checkpoints / "reno-tiny")
-    assert catalog.resolve(str(app_checkpoints / "cnn-logmel-stats"), infos).endswith("cnn-logmel-stats")
+
+
+def test_a_path_is_never_a_model_even_to_a_listed_checkpoint(infos, app_checkpoints):
+    unknown = _sentence("nonsense", infos)
+    for path in (str(app_checkpoints / "cnn-logmel-stats"), str(app_checkpoints / "reno-tiny") + "/",
+                 "../checkpoints/reno-tiny", "/etc", "reno-tiny/../reno-tiny"):  # fmt: skip
+        assert _sentence(path, infos) == unknown.replace("nonsense", catalog.shown(path))
+
+
+def _sentence(choice, infos) -> str:
+    with pytest.raises(catalog.ModelUnavailable) as err:
+        catalog.resolve(choice, infos)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    ["x" * 10_000, "reno-" + "y" * 300, "hub:" + "z" * 300, "cnn-\x00\n<script>", "a/" * 200, 12345, ["a"]],
+    ids=["10k", "long-combination", "long-hub", "control-chars", "deep-path", "int", "list"],
+)
+def test_long_or_odd_strings_get_the_unknown_sentence_shortened(infos, choice):
+    msg = _sentence(choice, infos)
+    assert msg.startswith("Unknown model '") and "Trained models here: reno-tiny" in msg
+    assert len(msg) < 1000 and "\x00" not in msg and "<script>" not in msg
+
+
+def test_shown_keeps_short_names_and_shortens_long_ones():
+    assert catalog.shown("reno-tiny") == "reno-tiny"
+    assert catalog.shown("x" * 10_000) == "x" * catalog.SHOWN_CHARS + "… (10,000 characters)"
 
 
 @pytest.mark.parametrize(
@@ -80,7 +109,7 @@ def test_resolve_names_and_combinations_to_folders(infos, app_checkpoints):
         ("nonsense", "Unknown model 'nonsense'.*reno-tiny"),
         ("concat-ge2e+egemaps", "python -m nver_demo train --head concat --backbones ge2e egemaps"),
         ("reno-ge2e", "takes 2 backbones"),
-        ("cnn-nope", "Unknown backbone 'nope'"),
+        ("cnn-nope", "Unknown model 'cnn-nope'.*and backbones .*whisper-base"),
         ("reno-wavlm-base+hubert-base", "NVER_HUBERT_BASE"),
         ("hub:reno-x", "NVER_CHECKPOINT_REPO"),
     ],
@@ -139,3 +168,29 @@ def test_second_readings_show_the_papers_numbers_of_their_method():
     )
     assert info("mata", ("ge2e", "egemaps")).paper_result() is not None
     assert catalog.head_title("reno_token") == "RENO (token reading)" and catalog.head_title("reno") == "RENO"
+
+
+def test_checkpoint_dirs_are_listed_as_label_slash_name(app_checkpoints, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    runs, other = tmp_path / "runs", tmp_path / "elsewhere" / "runs"  # two folders named "runs"
+    shutil.copytree(app_checkpoints / "cnn-logmel-stats", runs / "my-cnn")
+    shutil.copytree(app_checkpoints / "reno-tiny", other / "my-reno")
+    shutil.copytree(app_checkpoints / "reno-tiny", runs / "broken")
+    meta = json.loads((runs / "broken" / "config.json").read_text())
+    (runs / "broken" / "config.json").write_text(json.dumps({**meta, "dims": [4_000_000, 10]}))
+    (runs / "not a name").mkdir()
+    (runs / "not a name" / "config.json").write_text("{}")
+    monkeypatch.setenv(checkpoint.DIRS_ENV, f"{runs}{os.pathsep}{other}{os.pathsep}")
+    infos = catalog.models(app_checkpoints, hub=False)
+    names = [m.name for m in infos]
+    assert names == ["reno-tiny", "cnn-logmel-stats", "runs/my-cnn", "runs-2/my-reno", HUB_MODEL]
+    local = infos[2]
+    assert local.group == "Local (runs)" and local.choice_label().startswith("Local (runs) · CNN")
+    assert catalog.resolve("runs/my-cnn", infos) == str(runs / "my-cnn")
+    assert catalog.resolve("runs-2/my-reno", infos) == str(other / "my-reno")
+    assert checkpoint.resolve("runs/my-cnn") == runs / "my-cnn"  # the CLI takes the same names
+    # Listed or not, a folder is reached by its name only, never by its path.
+    assert _sentence(str(runs / "my-cnn"), infos).startswith("Unknown model")
+    assert _sentence("runs/broken", infos).startswith("Unknown model")  # invalid config: not listed

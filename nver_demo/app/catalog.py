@@ -5,16 +5,23 @@ checkpoints on disk (or in a Hub repo), never from a hand-typed list.
 A *model choice* (what the UI and the API pass around) is one of
 
 - a checkpoint name from :func:`nver_demo.checkpoint.available` (``"reno-ge2e+compare"``),
+- ``"<label>/<name>"``: a checkpoint folder in one of the folders the operator lists in
+  ``$NVER_CHECKPOINT_DIRS`` (``label`` is that folder's name; see
+  :func:`nver_demo.checkpoint.local_checkpoints`),
 - ``"hub:<name>"``: a checkpoint folder in the Hub repo named by ``$NVER_CHECKPOINT_REPO``,
-- a combination ``"<head>-<backbone>[+<backbone>]"`` (the name ``train`` gives by default):
-  it resolves to a trained checkpoint of that head and backbones when one exists, and
-  otherwise to a message saying how to get one.
+- a combination ``"<head>-<backbone>[+<backbone>]"`` of registered names (the name ``train``
+  gives by default): it resolves to a trained checkpoint of that head and backbones when one
+  exists, and otherwise to a message saying how to get one.
+
+Nothing else: a client cannot make the server load a folder by its path. Any other string,
+however long or odd, gets the same "Unknown model" sentence, with the string shortened.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +50,13 @@ class ModelInfo:
     cv: dict = field(default_factory=dict)  # metrics.cv: accuracy_mean, macro_f1_mean, folds, confusion...
     parameters: int | None = None
     training: dict = field(default_factory=dict)
+    #: Where it comes from: "shipped" (or $NVER_CHECKPOINTS), "hub", or the label of a
+    #: $NVER_CHECKPOINT_DIRS folder.
+    origin: str = "shipped"
+
+    @property
+    def local(self) -> bool:
+        return self.origin not in ("shipped", "hub")
 
     @property
     def needs_hub(self) -> list[str]:
@@ -51,6 +65,9 @@ class ModelInfo:
 
     @property
     def group(self) -> str:
+        """Picker group: local folders by their label, the rest by whether they run offline."""
+        if self.local:
+            return f"Local ({self.origin})" + (" · needs Hub weights" if self.needs_hub else "")
         return NEEDS_HUB if self.needs_hub else OFFLINE
 
     @property
@@ -113,7 +130,7 @@ def _is_offline(backbone: str) -> bool:
         return False  # a backbone this version does not know cannot run offline either
 
 
-def _info(name: str, source: str, meta: dict) -> ModelInfo:
+def _info(name: str, source: str, meta: dict, origin: str = "shipped") -> ModelInfo:
     return ModelInfo(
         name=name,
         source=source,
@@ -123,28 +140,45 @@ def _info(name: str, source: str, meta: dict) -> ModelInfo:
         cv=dict(meta.get("metrics", {}).get("cv", {})),
         parameters=meta.get("parameters"),
         training=dict(meta.get("training", {})),
+        origin=origin,
     )
 
 
-def models(directory: str | Path | None = None, hub: bool = True) -> list[ModelInfo]:
-    """Trained checkpoints in ``directory`` (default: the shipped folder or ``$NVER_CHECKPOINTS``)
-    and, when ``hub``, in the Hub repo named by ``$NVER_CHECKPOINT_REPO``; offline-ready first,
-    then pairs before single backbones, then by CV accuracy (best first). A snapshot: the app
-    serves what it found at start-up."""
+def models(directory: str | Path | None = None, hub: bool = True, local: bool = True) -> list[ModelInfo]:
+    """Trained checkpoints in ``directory`` (default: the shipped folder or ``$NVER_CHECKPOINTS``),
+    when ``local`` in the folders of ``$NVER_CHECKPOINT_DIRS`` (named ``<label>/<name>``), and
+    when ``hub`` in the Hub repo named by ``$NVER_CHECKPOINT_REPO``. Ordered: shipped offline-ready,
+    then local folders (in the variable's order), then those needing Hub weights; within a
+    group pairs before single backbones, then by CV accuracy (best first). Checkpoints whose
+    config.json fails :func:`nver_demo.checkpoint.validate` are logged and left out. A
+    snapshot: the app serves what it found at start-up."""
     root = Path(directory) if directory is not None else checkpoints_dir()
-    found = []
-    for cfg in sorted(root.glob("*/config.json")):
-        try:
-            found.append(_info(cfg.parent.name, str(cfg.parent), checkpoint.read_meta(cfg.parent)))
-        except (OSError, ValueError, KeyError) as e:
-            log.warning("skipping checkpoint %s: %s", cfg.parent, e)
+    found = [
+        _checked(cfg.parent.name, cfg.parent, "shipped")
+        for cfg in sorted(root.glob("*/config.json"))
+        if checkpoint.NAME.fullmatch(cfg.parent.name)
+    ]
+    if local:
+        found += [
+            _checked(name, path, name.split("/")[0]) for name, path in checkpoint.local_checkpoints().items()
+        ]
     if hub:
         found += hub_models()
-    return sorted(found, key=_order)
+    labels = [label for label, _ in checkpoint.local_dirs()]
+    return sorted((m for m in found if m is not None), key=lambda m: _order(m, labels))
 
 
-def _order(m: ModelInfo) -> tuple:
-    return (m.group != OFFLINE, len(m.backbones) == 1, -(m.cv.get("accuracy_mean") or 0.0), m.name)
+def _checked(name: str, folder: Path, origin: str) -> ModelInfo | None:
+    try:
+        return _info(name, str(folder), checkpoint.read_meta(folder), origin)
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("skipping checkpoint %s: %s", folder, e)
+        return None
+
+
+def _order(m: ModelInfo, local_labels: list[str]) -> tuple:
+    group = 1 + local_labels.index(m.origin) if m.origin in local_labels else 0 if m.group == OFFLINE else 999
+    return (group, len(m.backbones) == 1, -(m.cv.get("accuracy_mean") or 0.0), m.name)
 
 
 def checkpoints_dir() -> Path:
@@ -167,7 +201,7 @@ def hub_models() -> list[ModelInfo]:
     for cfg in sorted(root.glob("*/config.json")):
         try:
             name = f"hub:{cfg.parent.name}"
-            out.append(_info(name, name, checkpoint.read_meta(cfg.parent)))
+            out.append(_info(name, name, checkpoint.read_meta(cfg.parent), "hub"))
         except (OSError, ValueError, KeyError) as e:
             log.warning("skipping hub checkpoint %s: %s", cfg.parent.name, e)
     return out
@@ -216,40 +250,61 @@ def parse_combination(choice: str) -> tuple[str, list[str]] | None:
     return head, rest.split("+")
 
 
-def resolve(choice: str | None, infos: list[ModelInfo]) -> str:
-    """A model choice -> what :class:`~nver_demo.predict.Predictor` loads (a checkpoint folder).
+#: How much of an unknown model string a message repeats.
+SHOWN_CHARS = 60
+
+
+def shown(choice: object) -> str:
+    """A client's string as a message may repeat it: printable characters only, shortened."""
+    text = re.sub(r"[^\w .:/+=@()\[\]-]", "?", str(choice))
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
+
+
+def unknown_message(choice: object, infos: list[ModelInfo]) -> str:
+    """The one sentence for every model string that is neither listed nor a registry combination."""
+    known = ", ".join(m.name for m in infos) or "none"
+    return (
+        f"Unknown model '{shown(choice)}'. Trained models here: {known}. A combination is written "
+        f"'<head>-<backbone>' or '<head>-<backbone>+<backbone>', with heads {', '.join(heads.available())} "
+        f"and backbones {', '.join(backbones.available())}."
+    )
+
+
+def resolve(choice: object, infos: list[ModelInfo]) -> str:
+    """A model choice -> what :class:`~nver_demo.predict.Predictor` loads (a checkpoint folder,
+    always one the catalogue listed or ``hub:<name>``'s download; never a client's path).
 
     Raises :class:`ModelUnavailable` explaining what is missing and how to get it.
     """
-    choice = (choice or "").strip()
+    choice = ("" if choice is None else str(choice)).strip()
     if not choice:
         if not infos:
             raise ModelUnavailable(no_models_message())
         raise ModelUnavailable("Pick a model first.")
     for m in infos:
         if m.name == choice:
-            choice = m.source
-            break
-    if choice.startswith("hub:"):
-        try:
-            return str(checkpoint.resolve(choice))
-        except ValueError as e:
-            raise ModelUnavailable(f"{e}. {_hub_hint()}") from e
-    if (Path(choice) / "config.json").is_file():
-        return choice
+            if m.source.startswith("hub:"):
+                return _from_hub(m.source)
+            return m.source
+    if choice.startswith("hub:") and checkpoint.NAME.fullmatch(choice[4:]):
+        return _from_hub(choice)
     combo = parse_combination(choice)
-    if combo is None:
-        known = ", ".join(m.name for m in infos) or "none"
-        raise ModelUnavailable(
-            f"Unknown model '{choice}'. Trained models here: {known}. A combination is written "
-            f"'<head>-<backbone>' or '<head>-<backbone>+<backbone>', "
-            f"with heads {', '.join(heads.available())}."
-        )
+    if combo is None or not all(b in backbones.available() for b in combo[1]):
+        raise ModelUnavailable(unknown_message(choice, infos))
     head, names = combo
     for m in infos:
         if m.head == head and list(m.backbones) == names:
             return resolve(m.name, infos)
     raise ModelUnavailable(missing_message(head, names))
+
+
+def _from_hub(choice: str) -> str:
+    try:
+        return str(checkpoint.resolve(choice))
+    except ValueError as e:
+        raise ModelUnavailable(f"{e}. {_hub_hint()}") from e
 
 
 def check_combination(head: str, names: list[str]) -> list[str]:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import backbones, projection
-from . import catalog, clips
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
+from . import catalog, clips
 
 log = logging.getLogger(__name__)
 
@@ -217,10 +217,13 @@ def agreement(preds: dict[str, Prediction]) -> Agreement:
 
 
 def check_selection(selection: list[str] | str | None) -> list[str]:
-    """The models of a comparison; ModelUnavailable with a sentence when none or too many."""
-    if isinstance(selection, str):
+    """The models of a comparison; ModelUnavailable with a sentence when none or too many.
+    Whatever a client sent becomes a list of strings (an odd one is then an unknown model)."""
+    if selection is None:
+        selection = []
+    elif not isinstance(selection, (list, tuple)):
         selection = [selection]
-    selection = [s for s in (selection or []) if s]
+    selection = [s if isinstance(s, str) else str(s) for s in selection if s not in (None, "")]
     if not selection:
         raise catalog.ModelUnavailable("Select at least one model to compare.")
     if len(selection) > MAX_COMPARE:

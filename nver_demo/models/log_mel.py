@@ -31,14 +31,6 @@ def n_frames(n_samples: int) -> int:
     return 1 + int(n_samples) // HOP
 
 
-def _hz_to_mel_htk(f: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + f / 700.0)
-
-
-def _mel_to_hz_htk(m: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
 @functools.cache
 def mel_filterbank(
     sr: int = SAMPLE_RATE,
@@ -47,28 +39,18 @@ def mel_filterbank(
     f_min: float = F_MIN,
     f_max: float = F_MAX,
 ) -> np.ndarray:
-    """Triangular HTK-scale mel filters without area normalisation.
-
-    Same matrix as ``librosa.filters.mel(..., htk=True, norm=None)``: filter ``m`` rises from
-    mel point ``m`` to ``m+1`` and falls to ``m+2``, equally spaced on the HTK mel scale.
+    """Triangular HTK-scale mel filters without area normalisation:
+    ``librosa.filters.mel(..., htk=True, norm=None)``, cached and read-only.
 
     Returns
     -------
     ndarray, (n_mels, n_fft // 2 + 1), float32
     """
-    fft_freqs = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
-    hz_points = _mel_to_hz_htk(
-        np.linspace(
-            _hz_to_mel_htk(np.float64(f_min)),
-            _hz_to_mel_htk(np.float64(f_max)),
-            n_mels + 2,
-        )
+    import librosa  # the app imports it anyway (Whisper's front-end); keep module import cheap
+
+    weights = librosa.filters.mel(
+        sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=True, norm=None, dtype=np.float32
     )
-    widths = np.diff(hz_points)  # (n_mels + 1,)
-    ramps = hz_points[:, None] - fft_freqs[None, :]  # (n_mels + 2, n_freqs)
-    rising = -ramps[:-2] / widths[:-1, None]
-    falling = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
     weights.flags.writeable = False  # cached and shared
     return weights
 

@@ -1,0 +1,51 @@
+"""Speaker-grouped 5-fold CV of the linear probe on combined feature sets (issue: adapt Whisper).
+
+    python scripts/probe_combos.py whisper-base egemaps          # concatenated, standardised
+    python scripts/probe_combos.py --whisper-layers 1 2 3 4 5 6  # mean/std of these Whisper blocks
+
+Prints accuracy and macro-F1 (mean ± std over folds), in the folds every checkpoint uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nver_demo.training import cache, datasets, experiment, train  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("backbones", nargs="*", default=[])
+    ap.add_argument("--whisper-layers", nargs="*", type=int, default=None, help="use the states cache rows")
+    ap.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args()
+    ds = datasets.read_emogator()
+    names = list(args.backbones) or ["whisper-base"]
+    feats = experiment.load_features(ds, names, cache.EmbeddingCache(), progress=False)
+    xs = list(feats.xs)
+    label = "+".join(args.backbones)
+    if args.whisper_layers is not None:
+        from nver_demo.training.cache import file_key
+        from nver_demo.training.whisper_states import states_root
+
+        root = states_root(cache.default_root())
+        rows = np.stack([np.load(root / "stats" / f"{file_key(it.path)}.npy")[args.whisper_layers].reshape(-1)
+                         for it in feats.dataset.items])  # fmt: skip
+        xs = ([] if not args.backbones else xs) + [rows]
+        label = "+".join([*args.backbones, f"whisper-blocks{','.join(map(str, args.whisper_layers))}"])
+    x = np.concatenate(xs, axis=1).astype(np.float32)
+    cv = train.cross_validate("linear", [x], feats.y, feats.n_classes, feats.groups, train.TrainConfig(), args.folds)
+    s = cv.summary
+    fam = experiment.cv_metrics(cv, feats.y, feats.dataset.labels).get("family_accuracy_mean")
+    print(f"linear on {label} ({x.shape[1]} dims, {len(feats.y)} clips): accuracy {s['accuracy_mean']:.2f} ± "
+          f"{s['accuracy_std']:.2f}  macro-F1 {s['macro_f1_mean']:.2f} ± {s['macro_f1_std']:.2f}  family {fam:.1f}")
+
+
+if __name__ == "__main__":
+    main()
