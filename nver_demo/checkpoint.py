@@ -150,7 +150,24 @@ def _read_config(cfg_path: Path) -> dict:
         meta = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{cfg_path}: not valid JSON ({e})") from e
+    meta = upgrade_meta(meta)
     validate(meta, str(cfg_path))
+    return meta
+
+
+def upgrade_meta(meta):
+    """Read checkpoints written before ``reno`` became the authors' reading.
+
+    Those have ``head: "reno"`` with ``alpha``/``eps`` in ``head_config``: they are the token-level
+    reading, now registered as ``reno_token`` with the same modules (the weights load unchanged),
+    its order called ``beta`` and its smoothing ``delta``. Anything else is returned unchanged.
+    """
+    if not isinstance(meta, dict):
+        return meta
+    cfg = meta.get("head_config")
+    if meta.get("head") == "reno" and isinstance(cfg, dict) and "alpha" in cfg:
+        cfg = {{"alpha": "beta", "eps": "delta"}.get(k, k): v for k, v in cfg.items()}
+        meta = {**meta, "head": "reno_token", "head_config": cfg, "upgraded_from": "reno (token reading)"}
     return meta
 
 

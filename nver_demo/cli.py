@@ -68,13 +68,24 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--compile",
+        action="store_true",
+        help="train conv blocks through torch.compile (same results, faster)",
+    )
+    p.add_argument(
         "--set",
         nargs="*",
         default=[],
         metavar="KEY=VALUE",
-        help="head options, e.g. --set alpha=0.7 lam=0.05 tokens=20",
+        help="head options, e.g. --set beta=0.5 lam=0.7 attention=false",
     )
     p.add_argument("--include-quiet", action="store_true", help="keep near-silent clips (< -50 dBFS)")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep finished CV folds here; a rerun resumes at the first missing one",
+    )
 
 
 def _dataset(args) -> datasets.Dataset:
@@ -113,7 +124,8 @@ def _config(args):
     from .training.train import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                       seed=args.seed, head_config=_head_config(args.set))  # fmt: skip
+                       seed=args.seed, head_config=_head_config(args.set),
+                       compile=args.compile)  # fmt: skip
 
 
 def cmd_list(args) -> None:
@@ -155,7 +167,7 @@ def cmd_evaluate(args) -> None:
 
     feats = _features(args)
     cv = train.cross_validate(
-        args.head, feats.xs, feats.y, feats.n_classes, feats.groups, _config(args), args.folds
+        args.head, feats.xs, feats.y, feats.n_classes, feats.groups, _config(args), args.folds, args.work
     )
     result = {"head": args.head, "backbones": args.backbones, "data": feats.dataset.description,
               "n_clips": len(feats.y), "excluded": feats.excluded, "labels": feats.dataset.labels,
@@ -180,7 +192,7 @@ def cmd_train(args) -> None:
     cv = None
     if args.folds > 1:
         cv = train.cross_validate(
-            args.head, feats.xs, feats.y, feats.n_classes, feats.groups, config, args.folds
+            args.head, feats.xs, feats.y, feats.n_classes, feats.groups, config, args.folds, args.work
         )
         _print_cv(args.head, args.backbones, cv.summary)
     out = args.out or checkpoint.checkpoints_dir() / f"{args.head}-{'+'.join(args.backbones)}"

@@ -49,6 +49,7 @@ run linear-whisper-base  --head linear --backbones whisper-base
 run fcn-whisper-base     --head fcn    --backbones whisper-base
 run cnn-whisper-base     --head cnn    --backbones whisper-base
 run cnn-ge2e             --head cnn    --backbones ge2e
-run reno-whisper-base+ge2e   --head reno   --backbones whisper-base ge2e
-run concat-whisper-base+ge2e --head concat --backbones whisper-base ge2e
-run mata-whisper-base+ge2e   --head mata   --backbones whisper-base ge2e
+# Fusion heads: as in scripts/fusion_ablation.sh (same settings as the README's ablation rows).
+run reno-whisper-base+ge2e   --head reno   --backbones whisper-base ge2e --compile --patience 3
+run concat-whisper-base+ge2e --head concat --backbones whisper-base ge2e --compile --patience 3
+run mata-whisper-base+ge2e   --head mata   --backbones whisper-base ge2e --compile --patience 3

@@ -141,7 +141,11 @@ def test_describe_explains_hub_weights(infos):
 def test_tables_cover_every_registered_backbone_and_head():
     assert [r[0] for r in catalog.backbone_rows()] == backbones.available()
     rows = catalog.head_rows()
-    assert [r[0].lower() for r in rows] == heads.available()
+    assert [r[0] for r in rows] == [catalog.head_title(n) for n in heads.available()]
+    # The Models tab says which reading of RENO and MATA each head is.
+    by_title = {r[0]: r[3] for r in rows}
+    assert "authors" in by_title["RENO"] and "earlier token-level" in by_title["RENO (token reading)"]
+    assert "batch" in by_title["MATA (batch transport)"] and "per-clip" in by_title["MATA"]
     assert all(r[2].endswith(" M") for r in rows)
     assert catalog.head_inputs()["reno"] == 2 and catalog.head_inputs()["cnn"] == 1
 
@@ -149,6 +153,21 @@ def test_tables_cover_every_registered_backbone_and_head():
 def test_model_rows_match_headers(infos):
     rows = catalog.model_rows(infos)
     assert len(rows) == len(infos) and all(len(r) == len(catalog.MODEL_HEADERS) for r in rows)
+
+
+def test_second_readings_show_the_papers_numbers_of_their_method():
+    # The Compare tab's paper column: reno_token is still RENO, mata_batch still MATA.
+    def info(head, bbs):
+        return catalog.ModelInfo("m", "m", head, tuple(bbs), ("x", "y"))
+
+    pair = ("wavlm-base", "audio-mamba-base")
+    assert info("reno_token", pair).paper_result() == info("reno", pair).paper_result() is not None
+    assert (
+        info("mata_batch", ("ge2e", "egemaps")).paper_result()
+        == info("mata", ("ge2e", "egemaps")).paper_result()
+    )
+    assert info("mata", ("ge2e", "egemaps")).paper_result() is not None
+    assert catalog.head_title("reno_token") == "RENO (token reading)" and catalog.head_title("reno") == "RENO"
 
 
 def test_checkpoint_dirs_are_listed_as_label_slash_name(app_checkpoints, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from nver_demo import checkpoint, heads
 
 def test_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
-    head = heads.build("reno", (20, 12), 4, alpha=0.7, lam=0.2)
+    head = heads.build("reno", (20, 12), 4, beta=0.7, lam=0.2)
     head.fit_normalization([torch.randn(30, 20) * 5, torch.randn(30, 12) + 3])
     head.eval()
     refs = checkpoint.References(
@@ -17,7 +17,7 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     )
     checkpoint.save(tmp_path / "ck", head, "reno", ["x", "y"], list("abcd"), {"metrics": {"note": 1}}, refs)
     ck = checkpoint.load(tmp_path / "ck")
-    assert ck.head.config()["alpha"] == 0.7 and ck.labels == list("abcd") and ck.backbones == ["x", "y"]
+    assert ck.head.config()["beta"] == 0.7 and ck.labels == list("abcd") and ck.backbones == ["x", "y"]
     xs = [torch.randn(5, 20), torch.randn(5, 12)]
     with torch.no_grad():
         assert torch.equal(head(*xs).logits, ck.head(*xs).logits)
@@ -44,7 +44,13 @@ def test_checkpoint_is_self_describing_and_pickle_free(tiny_checkpoint):
     cv = meta["metrics"]["cv"]
     assert len(cv["folds"]) == 3 and "macro_f1_mean" in cv and len(cv["confusion"]) == 3
     assert meta["training"]["data"].startswith("54 clips")
-    assert meta["head_config"]["alpha"] == 0.5
+    # The authors' RENO values and alignment width are recorded (method.md, RENO step 5).
+    assert {k: meta["head_config"][k] for k in ("beta", "delta", "lam", "align_dim")} == {
+        "beta": 2.0,
+        "delta": 0.2,
+        "lam": 0.4,
+        "align_dim": 256,
+    }
 
 
 def test_references_come_from_held_out_speakers(tiny_checkpoint):
@@ -77,6 +83,24 @@ def test_umap_layouts_are_stored_for_every_view(tiny_checkpoint):
     refs = checkpoint.load(tiny_checkpoint).references
     assert set(refs.coords) == {f"umap.{v}" for v in refs.views}
     assert all(xy.shape == (len(refs.labels), 2) for xy in refs.coords.values())
+
+
+def test_checkpoints_from_before_the_authors_reno_load_as_the_token_reading(tmp_path):
+    # A RENO checkpoint written before issue 9: head "reno" with alpha/eps; same modules as reno_token.
+    torch.manual_seed(0)
+    head = heads.build("reno_token", (20, 12), 4, beta=0.5, delta=1e-8, lam=0.1).eval()
+    checkpoint.save(tmp_path / "old", head, "reno_token", ["x", "y"], list("abcd"), {})
+    cfg_path = tmp_path / "old" / "config.json"
+    meta = json.loads(cfg_path.read_text())
+    meta["head"] = "reno"
+    meta["head_config"] = {"tokens": 20, "heads": 2, "alpha": 0.5, "eps": 1e-8, "lam": 0.1, "dropout": 0.3}
+    cfg_path.write_text(json.dumps(meta))
+    assert checkpoint.read_meta(tmp_path / "old")["head"] == "reno_token"
+    ck = checkpoint.load(tmp_path / "old")
+    assert ck.meta["head"] == "reno_token" and ck.head.config()["beta"] == 0.5
+    xs = [torch.randn(3, 20), torch.randn(3, 12)]
+    with torch.no_grad():
+        assert torch.equal(ck.head(*xs).logits, head(*xs).logits)
 
 
 def _with_config(src, dst, **changes):
@@ -131,7 +155,7 @@ def test_a_head_too_large_is_counted_on_the_meta_device_and_refused(tiny_checkpo
         ({"labels": ["low", "low", "high"]}, "distinct"),
         ({"backbones": ["../../etc", "egemaps"]}, "backbones must be a list of backbone names"),
         ({"head_config": {"tokens": 10**9}}, "head_config 'tokens'"),
-        ({"head_config": {"alpha": "0.5"}}, "head_config 'alpha'"),
+        ({"head_config": {"beta": "0.5"}}, "head_config 'beta'"),
         ({"head_config": {"nope": 1}}, "cannot build the reno head"),
         ({"format": None}, "unsupported checkpoint format"),
     ],

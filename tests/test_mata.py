@@ -117,3 +117,68 @@ def test_cli_train_writes_a_mata_checkpoint_the_predictor_uses(
     assert set(ck.references.views) == {"logmel-stats", "egemaps", "fused"}
     pred = Predictor.load(out).predict(tone(0.6, 16000, 330.0), 16000)
     assert sum(pred.probs.values()) == pytest.approx(1.0, abs=1e-6) and pred.views["fused"].shape == (128,)
+
+
+# --- the authors' batch-transport reading (mata_batch) ---------------------------------------
+
+
+def test_batch_transport_is_a_barycentric_projection_across_clips():
+    from nver_demo.heads.mata_batch import batch_transport
+
+    torch.manual_seed(0)
+    x1, x2 = torch.randn(6, 120), torch.randn(6, 120)
+    t21, t12, plan = batch_transport(x1, x2)
+    assert plan.shape == (6, 6)
+    torch.testing.assert_close(plan.sum(-1), torch.full((6,), 1 / 6), atol=1e-6, rtol=0)
+    torch.testing.assert_close(t21, (6 * plan) @ x2)
+    torch.testing.assert_close(t12, (6 * plan).T @ x1)
+    assert not torch.allclose(t21, x2, atol=1e-3)  # clips really are mixed
+
+
+def test_batch_transport_of_one_clip_is_the_identity_swap():
+    # The documented degenerate case: with one clip the plan is [[1]], so x2->x1 = x2 and
+    # x1->x2 = x1, whatever the vectors.
+    from nver_demo.heads.mata_batch import batch_transport
+
+    x1, x2 = torch.randn(1, 120), torch.randn(1, 120)
+    t21, t12, plan = batch_transport(x1, x2)
+    torch.testing.assert_close(plan, torch.ones(1, 1))
+    torch.testing.assert_close(t21, x2)
+    torch.testing.assert_close(t12, x1)
+
+
+def test_batch_head_alone_sees_tokens_x2_x1_x2_x1_x2_x1():
+    torch.manual_seed(0)
+    head = heads.build("mata_batch", (50, 30), 5).eval()
+    xs = [torch.randn(1, 50), torch.randn(1, 30)]
+    seen = {}
+    head.attn.register_forward_hook(lambda m, args, out: seen.update(tokens=args[0].detach().clone()))
+    with torch.no_grad():
+        head(*xs)
+        v1, v2 = head.project(head.norms[0](xs[0]), head.norms[1](xs[1]))
+    torch.testing.assert_close(seen["tokens"], torch.stack([v2, v1, v2, v1, v2, v1], dim=1))
+
+
+def test_batch_head_output_depends_on_the_batch_and_is_scored_per_clip():
+    from nver_demo.training import train
+
+    torch.manual_seed(0)
+    head = heads.build("mata_batch", (50, 30), 5).eval()
+    assert head.batch_dependent and not heads.build("mata", (50, 30), 5).batch_dependent
+    xs = [torch.randn(8, 50), torch.randn(8, 30)]
+    with torch.no_grad():
+        together = torch.softmax(head(*xs).logits, -1)
+        alone = torch.cat(
+            [torch.softmax(head(xs[0][i : i + 1], xs[1][i : i + 1]).logits, -1) for i in range(8)]
+        )
+    assert not torch.allclose(together, alone, atol=1e-4)
+    # Training scripts score it one clip at a time: what the app, which sees one clip, delivers.
+    np.testing.assert_allclose(train.predict_proba(head, [x.numpy() for x in xs]), alone.numpy(), atol=1e-6)
+
+
+def test_batch_head_gets_gradients_in_both_branches():
+    head = heads.build("mata_batch", (50, 30), 5)
+    out = head(torch.randn(4, 50), torch.randn(4, 30))
+    head.loss(out, torch.tensor([0, 1, 2, 3])).backward()
+    for branch in head.branches:
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in branch.parameters())

@@ -102,3 +102,18 @@ def test_linear_probe_for_a_checkpoint_never_trains_on_its_held_out_speakers():
     np.testing.assert_allclose(train.predict_proba(a.head, [x]), train.predict_proba(b.head, [x]), atol=1e-6)
     c = train.fit("linear", [x2], y, 3, groups, TrainConfig(head_config={"C": 0.01}), split)
     assert not np.allclose(train.predict_proba(a.head, [x]), train.predict_proba(c.head, [x]), atol=1e-3)
+
+
+def test_cross_validate_resumes_finished_folds_from_a_work_folder(tmp_path, monkeypatch):
+    x, y, groups = blobs()
+    config = TrainConfig(epochs=3, seed=0)
+    first = train.cross_validate("fcn", [x], y, 3, groups, config, n_splits=4, work=tmp_path)
+    assert len(list(tmp_path.glob("fold*.npz"))) == 4
+    # A rerun trains nothing: every fold comes from the work folder, with the same numbers.
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("a finished fold was retrained"))
+    again = train.cross_validate("fcn", [x], y, 3, groups, config, n_splits=4, work=tmp_path)
+    np.testing.assert_array_equal(again.oof_proba, first.oof_proba)
+    assert again.summary == first.summary and again.folds == first.folds
+    # Another config does not reuse them.
+    with pytest.raises(pytest.fail.Exception):
+        train.cross_validate("fcn", [x], y, 3, groups, TrainConfig(epochs=4), n_splits=4, work=tmp_path)

@@ -113,12 +113,26 @@ class ModelInfo:
     def paper_result(self) -> paper.PaperResult | None:
         """The papers' numbers for this head and backbones; for MATA, the paper's only row
         (LanguageBind + ImageBind) whatever the backbones (the table says which)."""
-        return paper.lookup(self.head, self.backbones) or paper.head_reference(self.head)
+        head = paper_head(self.head)
+        return paper.lookup(head, self.backbones) or paper.head_reference(head)
+
+
+#: Display names of heads that are a second reading of a paper's method.
+_TITLES = {
+    "concat": "Concat",
+    "reno_token": "RENO (token reading)",
+    "mata_batch": "MATA (batch transport)",
+}
 
 
 def head_title(name: str) -> str:
-    """Display name of a head: ``reno`` -> ``RENO``, ``concat`` -> ``Concat``."""
-    return name.capitalize() if name == "concat" else name.upper()
+    """Display name of a head: ``reno`` -> ``RENO``, ``reno_token`` -> ``RENO (token reading)``."""
+    return _TITLES.get(name, name.upper())
+
+
+def paper_head(name: str) -> str:
+    """The papers' method a head reads: ``reno_token`` -> ``reno``, ``mata_batch`` -> ``mata``."""
+    return name.split("_", 1)[0]
 
 
 def _is_offline(backbone: str) -> bool:

@@ -2,7 +2,7 @@
 
 >>> from nver_demo import heads
 >>> heads.available()
-['fcn', 'cnn', 'linear', 'concat', 'reno', 'mata']
+['fcn', 'cnn', 'linear', 'concat', 'reno', 'reno_token', 'mata', 'mata_batch']
 >>> head = heads.build("reno", dims=(256, 88), n_classes=30)
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .base import Head, HeadOutput, count_parameters
-from .fusion import ConcatHead, RENOHead
+from .fusion import ConcatHead, RENOHead, TokenRENOHead
 from .linear import LinearHead
 from .mata import MATAHead
+from .mata_batch import BatchMATAHead
 from .renyi import renyi_divergence
 from .single import CNNHead, FCNHead
 from .sinkhorn import sinkhorn
@@ -51,14 +52,27 @@ register(
 register(
     "reno",
     RENOHead,
-    "Two backbones: conv block + self-attention each, Rényi-divergence alignment, "
-    "self-attention over both, FCN (seed paper's method).",
+    "Seed paper's method as its authors publish it: conv block + self-attention per backbone, each "
+    "projected to 256-d, Rényi alignment (beta 2, delta 0.2), attention over the two 256-d vectors, "
+    "FCN; loss 0.4 CE + 0.6 Rényi.",
+)
+register(
+    "reno_token",
+    TokenRENOHead,
+    "RENO, our earlier token-level reading: Rényi term (beta 0.5) over the 20x64 conv tokens, "
+    "attention over all 40 tokens, FCN; loss CE + 0.1 Rényi (values guessed before the authors' were known).",
 )
 register(
     "mata",
     MATAHead,
-    "Two backbones: conv block each, Sinkhorn optimal transport carries each branch into the "
-    "other's space, own + transported views fused by an FCN (MATA paper).",
+    "MATA paper, our per-clip reading: Sinkhorn transport between the two backbones' 20 conv tokens "
+    "carries each branch into the other's space, own + transported views fused by an FCN.",
+)
+register(
+    "mata_batch",
+    BatchMATAHead,
+    "MATA, the authors' batch-transport reading: 120-d vectors, Sinkhorn across the clips of a "
+    "mini-batch, six tokens, 8-head attention, dense 128. One clip alone: transport is the identity.",
 )
 
 
@@ -77,7 +91,7 @@ def spec(name: str) -> HeadSpec:
 def build(name: str, dims: tuple[int, ...], n_classes: int, **config) -> Head:
     """Build head ``name`` for embeddings of sizes ``dims`` and ``n_classes`` outputs.
 
-    ``config`` overrides the head's keyword defaults (e.g. ``alpha=0.7`` for RENO).
+    ``config`` overrides the head's keyword defaults (e.g. ``beta=0.5`` for RENO).
     """
     s = spec(name)
     dims = tuple(dims)
@@ -89,6 +103,7 @@ def build(name: str, dims: tuple[int, ...], n_classes: int, **config) -> Head:
 
 
 __all__ = [
+    "BatchMATAHead",
     "Head",
     "HeadOutput",
     "HeadSpec",

@@ -13,8 +13,9 @@ from .blocks import Standardize
 
 @dataclass
 class HeadOutput:
-    """``logits`` (B, C); ``aux_loss`` scalar added to cross-entropy (zero for most heads);
-    ``views`` named (B, d) features for the embedding map (e.g. ``"fused"``)."""
+    """``logits`` (B, C); ``aux_loss`` the scalar the head adds to its weighted cross-entropy
+    (zero for most heads; see :meth:`Head.loss`); ``views`` named (B, d) features for the
+    embedding map (e.g. ``"fused"``)."""
 
     logits: torch.Tensor
     aux_loss: torch.Tensor
@@ -29,6 +30,11 @@ class Head(nn.Module):
     """
 
     n_inputs: int = 1
+    #: Weight of the cross-entropy in :meth:`loss` (RENO: lambda in lambda CE + (1 - lambda) D).
+    ce_weight: float = 1.0
+    #: True when a clip's output depends on the other clips of its batch (MATA's batch-transport
+    #: reading); such heads are scored one clip at a time, as the app runs them.
+    batch_dependent: bool = False
 
     def __init__(self, dims: tuple[int, ...], n_classes: int) -> None:
         super().__init__()
@@ -58,8 +64,8 @@ class Head(nn.Module):
         raise NotImplementedError
 
     def loss(self, out: HeadOutput, target: torch.Tensor) -> torch.Tensor:
-        """Training objective: cross-entropy plus the head's auxiliary term."""
-        return F.cross_entropy(out.logits, target) + out.aux_loss
+        """Training objective: ``ce_weight`` x cross-entropy plus the head's auxiliary term."""
+        return self.ce_weight * F.cross_entropy(out.logits, target) + out.aux_loss
 
     def config(self) -> dict:
         """Constructor keyword arguments beyond dims/n_classes (saved in checkpoints)."""

@@ -1,7 +1,17 @@
 """Rényi divergence between feature distributions (the alignment term of RENO).
 
-D_alpha(P || Q) = 1 / (alpha - 1) * log sum_i p_i^alpha q_i^(1 - alpha), for alpha > 0,
-alpha != 1; the limit alpha -> 1 is the Kullback-Leibler divergence.
+D_beta(P || Q) = 1 / (beta - 1) * log sum_i p_i^beta q_i^(1 - beta), for beta > 0, beta != 1;
+the limit beta -> 1 is the Kullback-Leibler divergence.
+
+RENO's values (first author's re-implementation, method.md step 5): beta = 2 and delta = 0.2
+added to each probability before the powers. We renormalise the smoothed probabilities,
+p~ = (p + delta) / (1 + d delta), so the term is a true divergence (zero for identical rows,
+never negative). That changes the authors' expression only by a constant:
+
+    1/(beta-1) log sum (p~)^beta (q~)^(1-beta)
+        = 1/(beta-1) [log sum (p+delta)^beta (q+delta)^(1-beta) - log(1 + d delta)],
+
+so gradients, and therefore training, are the same as with the unnormalised form.
 """
 
 from __future__ import annotations
@@ -13,18 +23,20 @@ from torch.nn import functional as F
 def renyi_divergence(
     p_features: torch.Tensor,
     q_features: torch.Tensor,
-    alpha: float = 0.5,
-    eps: float = 1e-8,
+    beta: float = 2.0,
+    delta: float = 0.2,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Rényi divergence between softmax distributions over the last dimension.
+    """Rényi divergence of order ``beta`` between softmax distributions over the last dimension.
 
     Parameters
     ----------
-    p_features, q_features : (B, d) tensors of raw features; each row becomes a distribution
-        by a softmax over the d features.
-    alpha : order, > 0. ``alpha == 1`` gives KL(P || Q).
-    eps : added to each probability (then renormalised) so logs and powers stay finite.
+    p_features, q_features : (B, d) raw features; each row becomes a distribution by a softmax
+        over its d values.
+    beta : order, > 0. ``beta == 1`` gives KL(P || Q).
+    delta : added to each probability, then each row renormalised to sum to 1 (see the module
+        docstring); RENO's 0.2 smooths both distributions strongly towards uniform. ``0`` for the
+        plain divergence.
     reduction : ``"mean"`` over the batch, or ``"none"`` for per-row values ``(B,)``.
 
     Returns
@@ -33,17 +45,19 @@ def renyi_divergence(
     """
     if p_features.shape != q_features.shape:
         raise ValueError(f"Shapes differ: {tuple(p_features.shape)} vs {tuple(q_features.shape)}")
-    if alpha <= 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
-    p = F.softmax(p_features.float(), dim=-1) + eps
-    q = F.softmax(q_features.float(), dim=-1) + eps
+    if beta <= 0:
+        raise ValueError(f"Rényi order beta must be > 0, got {beta}")
+    if delta < 0:
+        raise ValueError(f"delta must be >= 0, got {delta}")
+    p = F.softmax(p_features.float(), dim=-1) + delta
+    q = F.softmax(q_features.float(), dim=-1) + delta
     log_p = torch.log(p / p.sum(-1, keepdim=True))
     log_q = torch.log(q / q.sum(-1, keepdim=True))
-    if abs(alpha - 1.0) < 1e-6:
+    if abs(beta - 1.0) < 1e-6:
         d = (log_p.exp() * (log_p - log_q)).sum(-1)
     else:
-        # log sum exp(alpha log p + (1 - alpha) log q), computed stably.
-        d = torch.logsumexp(alpha * log_p + (1 - alpha) * log_q, dim=-1) / (alpha - 1)
+        # log sum exp(beta log p + (1 - beta) log q), computed stably.
+        d = torch.logsumexp(beta * log_p + (1 - beta) * log_q, dim=-1) / (beta - 1)
     d = d.clamp_min(0.0)  # rounding can give -1e-9 for identical rows
     if reduction == "mean":
         return d.mean()

@@ -99,10 +99,12 @@ def train_checkpoint(
     final = replace(config, refit_on_validation=False)  # keep the reference speakers out
     res = train.fit(head_name, feats.xs, feats.y, feats.n_classes, feats.groups, final, (fit_idx, val_idx))
     ref_idx = pick_references(feats.y, val_idx, refs_per_class, config.seed)
+    # One clip at a time for heads whose output depends on the batch (the app sees one clip).
+    chunks = [ref_idx[i : i + 1] for i in range(len(ref_idx))] if res.head.batch_dependent else [ref_idx]
     with torch.inference_mode():
-        out = res.head(*[torch.from_numpy(x[ref_idx]) for x in feats.xs])
+        fused = [res.head(*[torch.from_numpy(x[c]) for x in feats.xs]).views["fused"] for c in chunks]
     views = {b: x[ref_idx] for b, x in zip(feats.backbones, feats.xs)}
-    views["fused"] = out.views["fused"].numpy()
+    views["fused"] = torch.cat(fused).numpy()
     refs = checkpoint.References(
         feats.y[ref_idx],
         views,

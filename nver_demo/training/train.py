@@ -8,9 +8,13 @@ speaker when speakers are known.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +27,7 @@ from sklearn.model_selection import (
 
 from .. import heads, metrics
 from ..heads import Head
+from ..heads.blocks import ConvBlock
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,8 @@ class TrainConfig:
     #: on them too. Cross-validation does; a shipped checkpoint does not, so the reference clips
     #: it stores (taken from those speakers) are clips its head never trained on.
     refit_on_validation: bool = True
+    #: Train the heads' conv blocks through torch.compile (same results, ~1.8x faster on CPU).
+    compile: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,8 +94,14 @@ def _tensors(xs: list[np.ndarray], index: np.ndarray) -> list[torch.Tensor]:
     return [torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)) for x in xs]
 
 
-def predict_proba(head: Head, xs: list[np.ndarray], batch_size: int = 512) -> np.ndarray:
-    """Class probabilities ``(n, C)`` for embedding matrices ``xs``."""
+def predict_proba(head: Head, xs: list[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities ``(n, C)`` for embedding matrices ``xs``.
+
+    Batches of 512 by default; one clip at a time for heads whose output depends on the rest of
+    the batch (``head.batch_dependent``, MATA's batch reading), since the app sees one clip.
+    """
+    if batch_size is None:
+        batch_size = 1 if head.batch_dependent else 512
     head.eval()
     out = []
     with torch.inference_mode():
@@ -122,6 +135,10 @@ def fit(
     fit_idx, val_idx = val_index or validation_split(y, groups, config.val_fraction, config.seed)
     head = heads.build(head_name, tuple(x.shape[1] for x in xs), n_classes, **config.head_config)
     head.fit_normalization(_tensors(xs, fit_idx))
+    if config.compile:
+        for module in head.modules():
+            if isinstance(module, ConvBlock):
+                module.compile()
     opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     x_fit, y_fit = _tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long()
     best = (-1.0, 0, copy.deepcopy(head.state_dict()))
@@ -214,26 +231,74 @@ def cross_validate(
     groups: np.ndarray | None = None,
     config: TrainConfig = TrainConfig(),
     n_splits: int = 5,
+    work: str | Path | None = None,
 ) -> CVResult:
-    """k-fold CV: train on k-1 folds (minus a validation split), score on the held-out fold."""
+    """k-fold CV: train on k-1 folds (minus a validation split), score on the held-out fold.
+
+    ``work``: a folder where each finished fold is kept (its test indices, out-of-fold
+    probabilities and scores), so an interrupted run resumes at the first unfinished fold. A
+    fold is reused only if the head, config, data shapes and test indices all match.
+    """
     t0 = time.perf_counter()
     oof = np.zeros((len(y), n_classes), dtype=np.float32)
     fold_of = np.full(len(y), -1)
     folds = []
+    key = _fold_key(head_name, xs, y, config, n_splits)
     for k, (train_idx, test_idx) in enumerate(speaker_folds(y, groups, n_splits, config.seed)):
         fold_of[test_idx] = k
-        g = groups[train_idx] if groups is not None else None
-        res = fit(head_name, [x[train_idx] for x in xs], y[train_idx], n_classes, g, config)
-        oof[test_idx] = predict_proba(res.head, [x[test_idx] for x in xs])
-        s = metrics.scores(y[test_idx], oof[test_idx].argmax(1), n_classes)
-        folds.append({**s, "best_epoch": res.best_epoch, "n_test": len(test_idx)})
+        done = _load_fold(work, k, key, test_idx)
+        if done is not None:
+            oof[test_idx], fold = done
+            log.info("fold %d: reused from %s", k + 1, work)
+        else:
+            g = groups[train_idx] if groups is not None else None
+            res = fit(head_name, [x[train_idx] for x in xs], y[train_idx], n_classes, g, config)
+            oof[test_idx] = predict_proba(res.head, [x[test_idx] for x in xs])
+            s = metrics.scores(y[test_idx], oof[test_idx].argmax(1), n_classes)
+            fold = {
+                **s,
+                "best_epoch": res.best_epoch,
+                "n_test": len(test_idx),
+                "seconds": round(res.seconds, 1),
+            }
+            _save_fold(work, k, key, test_idx, oof[test_idx], fold)
+        folds.append(fold)
         log.info(
             "fold %d: acc %.2f  macro-F1 %.2f  (epoch %d)",
             k + 1,
-            s["accuracy"],
-            s["macro_f1"],
-            res.best_epoch,
+            fold["accuracy"],
+            fold["macro_f1"],
+            fold["best_epoch"],
         )
     summary = metrics.summarize([{k: f[k] for k in ("accuracy", "macro_f1")} for f in folds])
     conf = metrics.confusion(y, oof.argmax(1), n_classes)
     return CVResult(folds, summary, conf, oof, time.perf_counter() - t0, fold_of)
+
+
+def _fold_key(head_name: str, xs: list[np.ndarray], y: np.ndarray, config: TrainConfig, n_splits: int) -> str:
+    desc = json.dumps(
+        [head_name, [list(x.shape) for x in xs], int(y.sum()), config.to_dict(), n_splits], sort_keys=True
+    )
+    return hashlib.sha1(desc.encode()).hexdigest()[:16]
+
+
+def _load_fold(work, k: int, key: str, test_idx: np.ndarray) -> tuple[np.ndarray, dict] | None:
+    if work is None:
+        return None
+    path = Path(work) / f"fold{k}-{key}.npz"
+    if not path.is_file():
+        return None
+    z = np.load(path)
+    if not np.array_equal(z["test_idx"], test_idx):
+        return None
+    return z["proba"], json.loads(str(z["fold"]))
+
+
+def _save_fold(work, k: int, key: str, test_idx: np.ndarray, proba: np.ndarray, fold: dict) -> None:
+    if work is None:
+        return
+    Path(work).mkdir(parents=True, exist_ok=True)
+    path = Path(work) / f"fold{k}-{key}.npz"
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, test_idx=test_idx, proba=proba, fold=json.dumps(fold))
+    os.replace(tmp, path)
