@@ -30,26 +30,39 @@ def table() -> str:
         t = m["training"]
         rows.append((cv["macro_f1_mean"], name, m, cv, t))
     out = [
-        "| checkpoint | head | backbones | params | accuracy % | macro-F1 % | family acc. % | ECE before → after"
-        " | CV time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| checkpoint | head | backbones | params | speakers | accuracy % | macro-F1 % | family acc. % "
+        "| ECE before → after | CV time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, name, m, cv, t in sorted(rows, key=lambda r: -r[0]):
         default = " (default)" if name == checkpoint.DEFAULT else ""
         head = heads.spec(m["head"]).name
         out.append(
             f"| `{name}`{default} | {head} | {' + '.join(m['backbones'])} | {m['parameters'] / 1e6:.2f}M "
+            f"| {_speakers(t)} "
             f"| {cv['accuracy_mean']:.1f} ± {cv['accuracy_std']:.1f} | {cv['macro_f1_mean']:.1f} ± "
             f"{cv['macro_f1_std']:.1f} | {_family(cv)} | {_ece(m)} | {t.get('cv_seconds', 0) / 60:.0f} min |"
         )
-    if rows:
-        t = rows[0][4]
-        out.append(
-            f"\n{t['data']}; {t['n_clips']} clips used, excluded: "
-            + ", ".join(f"{n} {why}" for why, n in t["excluded"].items())
-            + "."
-        )
+    seen = []
+    for _, _, _, _, t in sorted(rows, key=lambda r: -r[0]):
+        line = (f"{t['data']}; {t['n_clips']} clips used, excluded: "
+                + ", ".join(f"{n} {why}" for why, n in t["excluded"].items()) + ".")  # fmt: skip
+        if line not in seen:
+            seen.append(line)
+    if seen:
+        out.append("\n" + "\n\n".join(seen))
     return "\n".join(out)
+
+
+def _speakers(training: dict) -> str:
+    """Speakers the checkpoint was trained on (older checkpoints only say it in their description)."""
+    sources = training.get("sources")
+    if sources:
+        return str(sum(s["speakers"] for s in sources))
+    import re
+
+    m = re.search(r"(\d+) speakers", training.get("data", ""))
+    return m.group(1) if m else "?"
 
 
 def _family(cv: dict) -> str:
