@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from nver_demo import audio, checkpoint  # noqa: E402
-from nver_demo.predict import Predictor  # noqa: E402
+from nver_demo import audio, checkpoint
+from nver_demo.predict import Predictor
 
 CLIP = Path(__file__).resolve().parent.parent / "examples" / "amusement_000292-02-2.mp3"
 

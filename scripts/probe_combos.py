@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nver_demo.training import cache, datasets, experiment, train  # noqa: E402
+from nver_demo.training import cache, datasets, experiment, train
 
 
 def main() -> None:

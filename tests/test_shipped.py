@@ -18,8 +18,8 @@ from safetensors import safe_open
 
 from nver_demo import backbones, checkpoint, heads
 from nver_demo.audio import load
-from nver_demo.training.datasets import EMOGATOR_DIR
 from nver_demo.predict import Predictor
+from nver_demo.training.datasets import default_emogator_roots
 from tests.conftest import EXAMPLES, ROOT, needs_emogator
 
 SHIPPED = sorted(p.parent.name for p in checkpoint.SHIPPED_DIR.glob("*/config.json"))
@@ -91,7 +91,9 @@ def test_backbone_reproduces_the_stored_reference_embeddings(backbone):
     refs = Predictor.load(name).checkpoint.references
     bb = backbones.load(backbone)
     for i in (0, len(refs.clips) // 2):
-        wave, sr = load(EMOGATOR_DIR / "mp3" / refs.clips[i])
+        # Reference clips come from either EmoGator folder (file names are unique across both).
+        path = next(p for root in default_emogator_roots() if (p := root / "mp3" / refs.clips[i]).exists())
+        wave, sr = load(path)
         now, stored = bb.embed(wave, sr), refs.views[backbone][i]
         cos = float(now @ stored / (np.linalg.norm(now) * np.linalg.norm(stored)))
         assert cos > 0.999, f"{backbone} on {refs.clips[i]}: cosine {cos:.4f}"
