@@ -34,36 +34,38 @@ def two_dirs(tmp_path, tiny_checkpoint, monkeypatch):
 
 
 def test_extra_dirs_are_listed_after_the_shipped_ones(two_dirs) -> None:
-    _, a, _ = two_dirs
+    _, a, b = two_dirs
     infos = catalog.models(hub=False)
     names = [m.name for m in infos]
-    # offline first; the same name in an extra folder is kept apart by its folder's name
-    assert set(names[:2]) == {"reno-tiny", "a/reno-tiny"}
-    assert names[2:] == [
-        "reno-audio-mamba-base+wavlm-base",  # the papers' models: pairs, then single backbones
-        "cnn-wavlm-base",
-        "reno-wavlm-base+logmel-stats",  # other Hub models last
+    # shipped offline first; each extra folder's checkpoints as <folder>/<name>, in the variable's
+    # order; within a folder pairs before single backbones
+    assert names == [
+        "reno-tiny",
+        "a/reno-tiny",
+        "b/reno-audio-mamba-base+wavlm-base",
+        "b/reno-wavlm-base+logmel-stats",
+        "b/cnn-wavlm-base",
     ]
-    groups = [m.group for m in infos]
-    assert groups == [catalog.OFFLINE] * 2 + [catalog.PAPERS] * 2 + [catalog.NEEDS_HUB]
     by_name = {m.name: m for m in infos}
+    assert by_name["reno-tiny"].group == catalog.OFFLINE and by_name["a/reno-tiny"].group == "Local (a)"
+    paper_pair = by_name["b/reno-audio-mamba-base+wavlm-base"]
+    assert paper_pair.group == "Local (b) · papers' models · needs Hub weights"  # a Table II pair
+    assert by_name["b/reno-wavlm-base+logmel-stats"].group == "Local (b) · needs Hub weights"
     assert by_name["a/reno-tiny"].source == str(a / "reno-tiny")
-    assert by_name["reno-audio-mamba-base+wavlm-base"].random_backbones
-    assert "random weights" in catalog.describe("reno-audio-mamba-base+wavlm-base", infos)
-    assert (
-        catalog.models(hub=False, extra=False)[0].name == "reno-tiny"
-        and len(catalog.models(extra=False)) == 1
-    )
+    assert paper_pair.random_backbones
+    assert "random weights" in catalog.describe("b/reno-audio-mamba-base+wavlm-base", infos)
+    assert [m.name for m in catalog.models(hub=False, local=False)] == ["reno-tiny"]
 
 
 def test_resolve_finds_names_in_extra_dirs_and_says_where_it_looked(two_dirs) -> None:
     shipped, _, b = two_dirs
     assert checkpoint.resolve("reno-tiny") == shipped / "reno-tiny"  # shipped wins
-    assert checkpoint.resolve("cnn-wavlm-base") == b / "cnn-wavlm-base"
+    assert checkpoint.resolve("b/cnn-wavlm-base") == b / "cnn-wavlm-base"
+    assert checkpoint.resolve("cnn-wavlm-base") == b / "cnn-wavlm-base"  # the CLI also takes plain names
     with pytest.raises(ValueError, match=f"also looked in \\${checkpoint.DIRS_ENV}"):
         checkpoint.resolve("nope")
     infos = catalog.models(hub=False)
-    assert catalog.resolve("reno-audio-mamba-base+wavlm-base", infos) == str(
+    assert catalog.resolve("b/reno-audio-mamba-base+wavlm-base", infos) == str(
         b / "reno-audio-mamba-base+wavlm-base"
     )
 
