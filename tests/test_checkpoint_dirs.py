@@ -52,6 +52,7 @@ def test_extra_dirs_are_listed_after_the_shipped_ones(two_dirs) -> None:
     assert paper_pair.group == "Local (b) · papers' models · needs Hub weights"  # a Table II pair
     assert by_name["b/reno-wavlm-base+logmel-stats"].group == "Local (b) · needs Hub weights"
     assert by_name["a/reno-tiny"].source == str(a / "reno-tiny")
+    assert by_name["b/cnn-wavlm-base"].source == str(b / "cnn-wavlm-base")
     assert paper_pair.random_backbones
     assert "random weights" in catalog.describe("b/reno-audio-mamba-base+wavlm-base", infos)
     assert [m.name for m in catalog.models(hub=False, local=False)] == ["reno-tiny"]
