@@ -47,7 +47,7 @@ fi
 # 3. Heads on cached embeddings.
 run linear-whisper-base  --head linear --backbones whisper-base
 run fcn-whisper-base     --head fcn    --backbones whisper-base
-run cnn-whisper-base     --head cnn    --backbones whisper-base
+run cnn-whisper-base     --head cnn    --backbones whisper-base --compile --patience 3
 run cnn-ge2e             --head cnn    --backbones ge2e
 # Fusion heads: as in scripts/fusion_ablation.sh (same settings as the README's ablation rows).
 run reno-whisper-base+ge2e   --head reno   --backbones whisper-base ge2e --compile --patience 3
