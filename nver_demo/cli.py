@@ -211,11 +211,17 @@ def cmd_predict(args) -> None:
             print(f"{f}: {e}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({"file": str(f), "model": model.name, "label": pred.label, "probs": pred.probs}))
+            print(json.dumps({"file": str(f), "model": model.name, "label": pred.label, "probs": pred.probs,
+                              "family": pred.family, "families": pred.families,
+                              "calibrated": pred.calibrated, "reliability": pred.reliability}))  # fmt: skip
             continue
         print(f"{f}  ({model.name})")
         for label, p in pred.top(args.top):
             print(f"  {p * 100:5.1f}%  {'#' * round(p * 40):<40}  {label}")
+        if pred.family:
+            print(f"  family of the top emotion: {pred.family} ({pred.families[pred.family] * 100:.0f} % in all)")
+        if pred.reliability:
+            print(f"  {pred.reliability}")
 
 
 def cmd_timeline(args) -> None:

@@ -131,6 +131,8 @@ def test_cli_predict_prints_top_emotions_offline():
     assert checkpoint.DEFAULT in out.stdout
     lines = [ln for ln in out.stdout.splitlines() if "%" in ln]
     assert len(lines) >= 3
+    assert "family of the top emotion:" in out.stdout  # the 30 labels' family, summed
+    assert "on speakers it never heard" in out.stdout  # the calibrated reliability sentence
 
 
 def test_readme_results_table_matches_the_shipped_checkpoints():
