@@ -116,11 +116,9 @@ def main() -> None:
     text = table()
     print(text)
     if "--readme" in sys.argv:
-        readme = ROOT / "README.md"
-        src = readme.read_text(encoding="utf-8")
-        start = src.index(BEGIN) + len(BEGIN)
-        end = src.index(END)
-        readme.write_text(src[:start] + "\n" + text + "\n" + src[end:], encoding="utf-8")
+        from results_table import write_into_readme  # this script's folder is on sys.path
+
+        write_into_readme(BEGIN, END, text)
 
 
 if __name__ == "__main__":

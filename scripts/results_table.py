@@ -76,15 +76,20 @@ def _ece(meta: dict) -> str:
     return f"{cal['ece_before']:.3f} → {cal['ece_after']:.3f}" if cal else "–"
 
 
+def write_into_readme(begin: str, end: str, text: str) -> None:
+    """Replace what stands between two marker lines of README.md (also used by fusion_table.py)."""
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    src = readme.read_text(encoding="utf-8")
+    start = src.index(begin) + len(begin)
+    stop = src.index(end)
+    readme.write_text(src[:start] + "\n" + text + "\n" + src[stop:], encoding="utf-8")
+
+
 def main() -> None:
     text = table()
     print(text)
     if "--readme" in sys.argv:
-        readme = Path(__file__).resolve().parent.parent / "README.md"
-        src = readme.read_text(encoding="utf-8")
-        start = src.index(BEGIN) + len(BEGIN)
-        end = src.index(END)
-        readme.write_text(src[:start] + "\n" + text + "\n" + src[end:], encoding="utf-8")
+        write_into_readme(BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ not run again).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
@@ -47,12 +48,12 @@ class StateData:
     groups: np.ndarray
     excluded: dict[str, int]
 
-    @property
+    @functools.cached_property
     def base(self) -> np.ndarray:
         """The frozen ``whisper-base`` embedding (blocks 2-4)."""
         return finetune.frozen_stats(self.stats, (2, 3, 4))
 
-    @property
+    @functools.cached_property
     def frozen(self) -> np.ndarray:
         return finetune.frozen_stats(self.stats)
 
