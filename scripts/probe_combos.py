@@ -2,6 +2,8 @@
 
     python scripts/probe_combos.py whisper-base egemaps          # concatenated, standardised
     python scripts/probe_combos.py --whisper-layers 1 2 3 4 5 6  # mean/std of these Whisper blocks
+    python scripts/probe_combos.py whisper-base --pool delta max  # + other statistics over time of
+                                                                  # the cached block 2/3 outputs
 
 Prints accuracy and macro-F1 (mean ± std over folds), in the folds every checkpoint uses.
 """
@@ -19,10 +21,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nver_demo.training import cache, datasets, experiment, train
 
 
+def _delta(h: np.ndarray) -> np.ndarray:
+    """Mean absolute and std of frame-to-frame differences: how fast each feature moves (a laugh's
+    pulses, a scream's steadiness), which mean and std over time do not see."""
+    d = np.diff(h, axis=0) if len(h) > 1 else np.zeros_like(h)
+    return np.concatenate([np.abs(d).mean(0), d.std(0)])
+
+
+#: Statistics over time of a ``(T, d)`` block output, beyond the embedding's mean and std.
+POOLS = {"delta": _delta, "max": lambda h: h.max(0), "min": lambda h: h.min(0)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("backbones", nargs="*", default=[])
     ap.add_argument("--whisper-layers", nargs="*", type=int, default=None, help="use the states cache rows")
+    ap.add_argument("--pool", nargs="*", default=[], choices=sorted(POOLS),
+                    help="more statistics over time of the cached block-2/3 outputs (free at inference)")
+    ap.add_argument("--C", type=float, default=None, help="fix the L2 strength (skips the search)")
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
     ds = datasets.read_emogator()
@@ -39,8 +55,21 @@ def main() -> None:
                          for it in feats.dataset.items])  # fmt: skip
         xs = ([] if not args.backbones else xs) + [rows]
         label = "+".join([*args.backbones, f"whisper-blocks{','.join(map(str, args.whisper_layers))}"])
+    if args.pool:
+        from nver_demo.training.cache import file_key
+        from nver_demo.training.whisper_states import KEEP, states_root
+
+        root = states_root(cache.default_root())
+        rows = []
+        for it in feats.dataset.items:
+            key = file_key(it.path)
+            h = [np.load(root / f"h{k}" / f"{key}.npy").astype(np.float32) for k in KEEP]
+            rows.append(np.concatenate([POOLS[p](x) for x in h for p in args.pool]))
+        xs.append(np.stack(rows))
+        label = "+".join([label or "whisper-base", *(f"{p}(blocks {','.join(map(str, KEEP))})" for p in args.pool)])
     x = np.concatenate(xs, axis=1).astype(np.float32)
-    cv = train.cross_validate("linear", [x], feats.y, feats.n_classes, feats.groups, train.TrainConfig(), args.folds)
+    config = train.TrainConfig(head_config={"C": args.C} if args.C else {})
+    cv = train.cross_validate("linear", [x], feats.y, feats.n_classes, feats.groups, config, args.folds)
     s = cv.summary
     fam = experiment.cv_metrics(cv, feats.y, feats.dataset.labels).get("family_accuracy_mean")
     print(f"linear on {label} ({x.shape[1]} dims, {len(feats.y)} clips): accuracy {s['accuracy_mean']:.2f} ± "
