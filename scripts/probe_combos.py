@@ -36,8 +36,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("backbones", nargs="*", default=[])
     ap.add_argument("--whisper-layers", nargs="*", type=int, default=None, help="use the states cache rows")
-    ap.add_argument("--pool", nargs="*", default=[], choices=sorted(POOLS),
-                    help="more statistics over time of the cached block-2/3 outputs (free at inference)")
+    ap.add_argument(
+        "--pool",
+        nargs="*",
+        default=[],
+        choices=sorted(POOLS),
+        help="more statistics over time of the cached block-2/3 outputs (free at inference)",
+    )
     ap.add_argument("--C", type=float, default=None, help="fix the L2 strength (skips the search)")
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
@@ -66,14 +71,18 @@ def main() -> None:
             h = [np.load(root / f"h{k}" / f"{key}.npy").astype(np.float32) for k in KEEP]
             rows.append(np.concatenate([POOLS[p](x) for x in h for p in args.pool]))
         xs.append(np.stack(rows))
-        label = "+".join([label or "whisper-base", *(f"{p}(blocks {','.join(map(str, KEEP))})" for p in args.pool)])
+        label = "+".join(
+            [label or "whisper-base", *(f"{p}(blocks {','.join(map(str, KEEP))})" for p in args.pool)]
+        )
     x = np.concatenate(xs, axis=1).astype(np.float32)
     config = train.TrainConfig(head_config={"C": args.C} if args.C else {})
     cv = train.cross_validate("linear", [x], feats.y, feats.n_classes, feats.groups, config, args.folds)
     s = cv.summary
     fam = experiment.cv_metrics(cv, feats.y, feats.dataset.labels).get("family_accuracy_mean")
-    print(f"linear on {label} ({x.shape[1]} dims, {len(feats.y)} clips): accuracy {s['accuracy_mean']:.2f} ± "
-          f"{s['accuracy_std']:.2f}  macro-F1 {s['macro_f1_mean']:.2f} ± {s['macro_f1_std']:.2f}  family {fam:.1f}")
+    print(
+        f"linear on {label} ({x.shape[1]} dims, {len(feats.y)} clips): accuracy {s['accuracy_mean']:.2f} ± "
+        f"{s['accuracy_std']:.2f}  macro-F1 {s['macro_f1_mean']:.2f} ± {s['macro_f1_std']:.2f}  family {fam:.1f}"
+    )
 
 
 if __name__ == "__main__":
