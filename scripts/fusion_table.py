@@ -56,18 +56,23 @@ def result(name: str, shipped: bool) -> dict | None:
 
 
 def single_candidates(backbone: str) -> list[tuple[str, str, dict]]:
-    """Every measurement of ``backbone`` alone on the 200 speakers: (head, source, cv)."""
+    """The measurements of ``backbone`` alone on the 200 speakers, one per head: (head, source, cv).
+
+    A head measured twice (a shipped checkpoint and an ablation row of the same folds) is listed
+    once, from the shipped checkpoint.
+    """
     out = []
     for head in SINGLE_HEADS:
-        path = ROOT / "results" / "fusion" / f"{head}-{backbone}.json"
-        if path.is_file():
-            out.append((head, f"`results/fusion/{path.name}`", json.loads(path.read_text())))
         ck = ROOT / "checkpoints" / f"{head}-{backbone}" / "config.json"
         if ck.is_file():
             meta = json.loads(ck.read_text())
             cv = meta.get("metrics", {}).get("cv")
             if cv and "200 speakers" in meta["training"]["data"]:  # the same clips as the other rows
                 out.append((head, f"`checkpoints/{head}-{backbone}`", cv))
+                continue
+        path = ROOT / "results" / "fusion" / f"{head}-{backbone}.json"
+        if path.is_file():
+            out.append((head, f"`results/fusion/{path.name}`", json.loads(path.read_text())))
     return out
 
 
