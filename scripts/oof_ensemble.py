@@ -32,14 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "results" / "fusion" / "work"
 
 
-def load_oof(name: str) -> tuple[np.ndarray, list[np.ndarray]]:
+def load_oof(name: str, n_folds: int = 5) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(n, C)`` out-of-fold probabilities and each fold's test indices, in fold order."""
-    files = sorted((WORK / name).glob("fold*-*.npz"))
-    by_fold: dict[int, Path] = {}
-    for f in files:
-        by_fold.setdefault(int(f.name[4 : f.name.index("-")]), f)  # one config per folder here
-    if not by_fold or sorted(by_fold) != list(range(len(by_fold))):
-        raise SystemExit(f"{name}: no complete set of folds in {WORK / name}")
+    by_key: dict[str, dict[int, Path]] = {}  # fold files are named fold<k>-<config key>.npz
+    for f in (WORK / name).glob("fold*-*.npz"):
+        k, key = f.stem[4:].split("-", 1)
+        by_key.setdefault(key, {})[int(k)] = f
+    complete = [folds for folds in by_key.values() if sorted(folds) == list(range(n_folds))]
+    if len(complete) != 1:
+        raise SystemExit(f"{name}: {len(complete)} complete sets of {n_folds} folds in {WORK / name}; need one")
+    by_fold = complete[0]
     folds = [np.load(by_fold[k]) for k in sorted(by_fold)]
     n = sum(len(z["test_idx"]) for z in folds)
     proba = np.zeros((n, folds[0]["proba"].shape[1]), dtype=np.float64)
