@@ -32,6 +32,17 @@ def _delta(h: np.ndarray) -> np.ndarray:
 POOLS = {"delta": _delta, "max": lambda h: h.max(0), "min": lambda h: h.min(0)}
 
 
+def _states(items, sub: str, rows=None):
+    """Per clip, the states cache's ``<sub>/<key>.npy`` (optionally only ``rows``), lazily, in order."""
+    from nver_demo.training.cache import file_key
+    from nver_demo.training.whisper_states import states_root
+
+    root = states_root(cache.default_root())
+    for it in items:
+        a = np.load(root / sub / f"{file_key(it.path)}.npy")
+        yield a if rows is None else a[rows]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("backbones", nargs="*", default=[])
@@ -52,25 +63,15 @@ def main() -> None:
     xs = list(feats.xs)
     label = "+".join(args.backbones)
     if args.whisper_layers is not None:
-        from nver_demo.training.cache import file_key
-        from nver_demo.training.whisper_states import states_root
-
-        root = states_root(cache.default_root())
-        rows = np.stack([np.load(root / "stats" / f"{file_key(it.path)}.npy")[args.whisper_layers].reshape(-1)
-                         for it in feats.dataset.items])  # fmt: skip
+        rows = np.stack([a.reshape(-1) for a in _states(feats.dataset.items, "stats", args.whisper_layers)])
         xs = ([] if not args.backbones else xs) + [rows]
         label = "+".join([*args.backbones, f"whisper-blocks{','.join(map(str, args.whisper_layers))}"])
     if args.pool:
-        from nver_demo.training.cache import file_key
-        from nver_demo.training.whisper_states import KEEP, states_root
+        from nver_demo.training.whisper_states import KEEP
 
-        root = states_root(cache.default_root())
-        rows = []
-        for it in feats.dataset.items:
-            key = file_key(it.path)
-            h = [np.load(root / f"h{k}" / f"{key}.npy").astype(np.float32) for k in KEEP]
-            rows.append(np.concatenate([POOLS[p](x) for x in h for p in args.pool]))
-        xs.append(np.stack(rows))
+        per_block = [_states(feats.dataset.items, f"h{k}") for k in KEEP]
+        xs.append(np.stack([np.concatenate([POOLS[p](h.astype(np.float32)) for h in hs for p in args.pool])
+                            for hs in zip(*per_block)]))  # fmt: skip
         label = "+".join(
             [label or "whisper-base", *(f"{p}(blocks {','.join(map(str, KEEP))})" for p in args.pool)]
         )
