@@ -38,7 +38,7 @@ ROWS = [
         False,
     ),
 ]
-SINGLE_HEADS = ("linear", "fcn", "cnn")
+SINGLE_HEADS = ("lda", "linear", "fcn", "cnn")
 
 
 def result(name: str, shipped: bool) -> dict | None:
@@ -107,7 +107,7 @@ def table() -> str:
         head, src, r = max(cands, key=lambda c: c[2]["macro_f1_mean"])
         others = ", ".join(f"{h} {c['macro_f1_mean']:.1f}" for h, _, c in cands if (h, _) != (head, src))
         note = f" (macro-F1 of the others: {others})" if others else ""
-        epochs = ", ".join(str(f.get("best_epoch", "")) for f in r["folds"]) if head != "linear" else "–"
+        epochs = ", ".join(str(f.get("best_epoch", "")) for f in r["folds"]) if head not in ("linear", "lda") else "–"
         out.append(
             f"| **{b} alone**, best head measured: {head}{note} | {r['accuracy_mean']:.1f} ± {r['accuracy_std']:.1f} "
             f"| {r['macro_f1_mean']:.1f} ± {r['macro_f1_std']:.1f} | {epochs} | {src} |"

@@ -4,6 +4,7 @@
     python scripts/probe_combos.py --whisper-layers 1 2 3 4 5 6  # mean/std of these Whisper blocks
     python scripts/probe_combos.py whisper-base --pool delta max  # + other statistics over time of
                                                                   # the cached block 2/3 outputs
+    python scripts/probe_combos.py whisper-base ge2e --head lda   # LDA instead of logistic regression
 
 Prints accuracy and macro-F1 (mean ± std over folds), in the folds every checkpoint uses.
 """
@@ -54,6 +55,7 @@ def main() -> None:
         choices=sorted(POOLS),
         help="more statistics over time of the cached block-2/3 outputs (free at inference)",
     )
+    ap.add_argument("--head", choices=("linear", "lda"), default="linear", help="logistic probe or shrinkage LDA")
     ap.add_argument("--C", type=float, default=None, help="fix the L2 strength (skips the search)")
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
@@ -76,12 +78,12 @@ def main() -> None:
             [label or "whisper-base", *(f"{p}(blocks {','.join(map(str, KEEP))})" for p in args.pool)]
         )
     x = np.concatenate(xs, axis=1).astype(np.float32)
-    config = train.TrainConfig(head_config={"C": args.C} if args.C else {})
-    cv = train.cross_validate("linear", [x], feats.y, feats.n_classes, feats.groups, config, args.folds)
+    config = train.TrainConfig(head_config={"C": args.C} if args.C and args.head == "linear" else {})
+    cv = train.cross_validate(args.head, [x], feats.y, feats.n_classes, feats.groups, config, args.folds)
     s = cv.summary
     fam = experiment.cv_metrics(cv, feats.y, feats.dataset.labels).get("family_accuracy_mean")
     print(
-        f"linear on {label} ({x.shape[1]} dims, {len(feats.y)} clips): accuracy {s['accuracy_mean']:.2f} ± "
+        f"{args.head} on {label} ({x.shape[1]} dims, {len(feats.y)} clips): accuracy {s['accuracy_mean']:.2f} ± "
         f"{s['accuracy_std']:.2f}  macro-F1 {s['macro_f1_mean']:.2f} ± {s['macro_f1_std']:.2f}  family {fam:.1f}"
     )
 

@@ -44,7 +44,8 @@ if want vb; then
     parallel "${cmds[@]}"
     python -m nver_demo.training.adapt final --work "$WORK" --out "$OUT/linear-whisper-base-vb"
 fi
-# 3. Heads on cached embeddings.
+# 3. Heads on cached embeddings. The default first: LDA on Whisper-base (docs/accuracy.md).
+run lda-whisper-base     --head lda    --backbones whisper-base
 run linear-whisper-base  --head linear --backbones whisper-base
 run fcn-whisper-base     --head fcn    --backbones whisper-base
 run cnn-whisper-base     --head cnn    --backbones whisper-base --compile --patience 3

@@ -40,7 +40,7 @@ def test_shapes_and_probabilities(name, batch):
     probs = torch.softmax(out.logits, -1)
     assert torch.allclose(probs.sum(-1), torch.ones(batch), atol=1e-5)
     assert out.aux_loss.ndim == 0 and out.aux_loss.item() >= 0
-    assert out.views["fused"].shape == (batch, 30 if name == "linear" else 128)
+    assert out.views["fused"].shape == (batch, 30 if name in ("linear", "lda") else 128)
 
 
 @pytest.mark.parametrize("name", SINGLE + PAIR)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from nver_demo.training import train
 from nver_demo.training.train import TrainConfig
@@ -102,6 +103,56 @@ def test_linear_probe_for_a_checkpoint_never_trains_on_its_held_out_speakers():
     np.testing.assert_allclose(train.predict_proba(a.head, [x]), train.predict_proba(b.head, [x]), atol=1e-6)
     c = train.fit("linear", [x2], y, 3, groups, TrainConfig(head_config={"C": 0.01}), split)
     assert not np.allclose(train.predict_proba(a.head, [x]), train.predict_proba(c.head, [x]), atol=1e-3)
+
+
+def test_lda_matches_scikit_learn_without_shrinkage():
+    """Shrinkage 0, equal priors: the same discriminant as scikit-learn's LDA, up to the scale of
+    the covariance estimate (ours divides by n - K, theirs by n), so the same decisions and
+    proportional scores."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.preprocessing import StandardScaler
+
+    x, y, groups = blobs(n_per=40, dim=10, seed=4)
+    x = x + np.random.default_rng(1).normal(0, 2.0, x.shape).astype(np.float32)  # overlapping classes
+    res = train.fit("lda", [x], y, 3, groups, TrainConfig(head_config={"shrinkage": 0.0}))
+    z = StandardScaler().fit_transform(x)
+    ref = LinearDiscriminantAnalysis(solver="lsqr", priors=np.full(3, 1 / 3)).fit(z, y)
+    with torch.no_grad():
+        ours = res.head(torch.from_numpy(x)).logits.double().numpy()
+    theirs = ref.decision_function(z)
+    ours, theirs = ours - ours.mean(1, keepdims=True), theirs - theirs.mean(1, keepdims=True)
+    scale = (ours * theirs).sum() / (theirs * theirs).sum()
+    assert scale == pytest.approx((len(y) - 3) / len(y), rel=1e-3)
+    np.testing.assert_allclose(ours, scale * theirs, atol=1e-3 * np.abs(ours).max())
+    assert (ours.argmax(1) == ref.predict(z)).all()
+
+
+def test_lda_shrinkage_is_chosen_on_held_out_speakers_and_shrinks_to_nearest_mean():
+    from nver_demo.heads.linear import SHRINKAGE_GRID
+
+    x, y, groups = blobs(seed=5)
+    res = train.fit("lda", [x], y, 3, groups, TrainConfig())
+    assert [h["shrinkage"] for h in res.history] == list(SHRINKAGE_GRID)
+    assert res.head.shrinkage in SHRINKAGE_GRID and res.head.config() == {"shrinkage": res.head.shrinkage}
+    assert (train.predict_proba(res.head, [x]).argmax(1) == y).mean() > 0.9
+    # Full shrinkage: the covariance is a multiple of I, so LDA is the nearest class mean (standardised).
+    full = train.fit("lda", [x], y, 3, groups, TrainConfig(head_config={"shrinkage": 1.0})).head
+    z = full.norms[0](torch.from_numpy(x)).double()
+    means = torch.stack([z[torch.from_numpy(y) == k].mean(0) for k in range(3)])
+    nearest = torch.cdist(z, means).argmin(1).numpy()
+    np.testing.assert_array_equal(train.predict_proba(full, [x]).argmax(1), nearest)
+
+
+def test_lda_refuses_a_class_without_examples_and_bad_shrinkage():
+    from nver_demo import heads
+
+    x, y, _ = blobs()
+    head = heads.build("lda", (x.shape[1],), 4)
+    head.fit_normalization([torch.from_numpy(x)])
+    with pytest.raises(ValueError, match=r"classes \[3\]"):
+        head.fit_full(torch.from_numpy(x), torch.from_numpy(y))
+    with pytest.raises(ValueError, match="shrinkage"):
+        heads.build("lda", (4,), 3, shrinkage=1.5)
 
 
 def test_cross_validate_resumes_finished_folds_from_a_work_folder(tmp_path, monkeypatch):

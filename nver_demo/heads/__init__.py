@@ -2,7 +2,7 @@
 
 >>> from nver_demo import heads
 >>> heads.available()
-['fcn', 'cnn', 'linear', 'concat', 'reno', 'reno_token', 'mata', 'mata_batch']
+['fcn', 'cnn', 'linear', 'lda', 'concat', 'reno', 'reno_token', 'mata', 'mata_batch']
 >>> head = heads.build("reno", dims=(256, 88), n_classes=30)
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .base import Head, HeadOutput, count_parameters
 from .fusion import ConcatHead, RENOHead, TokenRENOHead
-from .linear import LinearHead
+from .linear import LDAHead, LinearHead
 from .mata import MATAHead
 from .mata_batch import BatchMATAHead
 from .renyi import renyi_divergence
@@ -45,6 +45,12 @@ register(
     "linear",
     LinearHead,
     "Logistic-regression probe on one embedding (full-batch L-BFGS, L2 chosen on held-out speakers).",
+)
+register(
+    "lda",
+    LDAHead,
+    "Linear discriminant analysis on one embedding (shrunk shared covariance, closed form, shrinkage "
+    "chosen on held-out speakers); the same linear layer as the probe at inference.",
 )
 register(
     "concat", ConcatHead, "Two backbones: conv block each, concatenated, FCN. RENO without its two additions."

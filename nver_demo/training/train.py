@@ -125,7 +125,7 @@ def fit(
     """Train a fresh head on ``xs`` (one ``(n, d_i)`` matrix per backbone) and labels ``y``.
 
     Early stopping keeps the weights of the epoch with the best validation macro-F1. Heads
-    marked ``full_batch`` (the linear probe) are fitted by :func:`fit_full_batch` instead.
+    marked ``full_batch`` (the linear probe, LDA) are fitted by :func:`fit_full_batch` instead.
     """
     if getattr(heads.spec(head_name).cls, "full_batch", False):
         return fit_full_batch(head_name, xs, y, n_classes, groups, config, val_index)
@@ -182,30 +182,31 @@ def fit_full_batch(
     config: TrainConfig = TrainConfig(),
     val_index: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FitResult:
-    """Convex heads: pick the L2 strength on held-out speakers, then refit on all of ``xs``
+    """Convex heads: pick the regularisation (the head class's ``grid_param``: the logistic
+    probe's L2 strength ``C``, LDA's ``shrinkage``) on held-out speakers, then refit on all of ``xs``
     (or, with ``config.refit_on_validation=False``, on the fit split only).
 
-    ``config.head_config["C"]`` fixes the strength and skips the search.
+    ``config.head_config[grid_param]`` fixes the value and skips the search.
     """
-    from ..heads.linear import C_GRID
-
+    cls = heads.spec(head_name).cls
+    key = cls.grid_param
     t0 = time.perf_counter()
     fit_idx, val_idx = val_index or validation_split(y, groups, config.val_fraction, config.seed)
     dims = tuple(x.shape[1] for x in xs)
-    grid = [config.head_config["C"]] if "C" in config.head_config else list(C_GRID)
-    other = {k: v for k, v in config.head_config.items() if k != "C"}
+    grid = [config.head_config[key]] if key in config.head_config else list(cls.grid)
+    other = {k: v for k, v in config.head_config.items() if k != key}
     history = []
     for c in grid if len(grid) > 1 else []:
-        head = heads.build(head_name, dims, n_classes, C=c, **other)
+        head = heads.build(head_name, dims, n_classes, **{key: c}, **other)
         head.fit_normalization(_tensors(xs, fit_idx))
-        iters = head.fit_lbfgs(*_tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long())
+        iters = head.fit_full(*_tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long())
         val = metrics.scores(y[val_idx], predict_proba(head, [x[val_idx] for x in xs]).argmax(1), n_classes)
-        history.append({"C": c, "iterations": iters, **{f"val_{k}": v for k, v in val.items()}})
-    best_c = max(history, key=lambda h: h["val_macro_f1"])["C"] if history else grid[0]
-    head = heads.build(head_name, dims, n_classes, C=best_c, **other)
+        history.append({key: c, "iterations": iters, **{f"val_{k}": v for k, v in val.items()}})
+    best = max(history, key=lambda h: h["val_macro_f1"])[key] if history else grid[0]
+    head = heads.build(head_name, dims, n_classes, **{key: best}, **other)
     final = np.arange(len(y)) if config.refit_on_validation else fit_idx
     head.fit_normalization(_tensors(xs, final))
-    head.fit_lbfgs(*_tensors(xs, final), torch.from_numpy(y[final]).long())
+    head.fit_full(*_tensors(xs, final), torch.from_numpy(y[final]).long())
     head.eval()
     return FitResult(head, 0, history, time.perf_counter() - t0)
 
