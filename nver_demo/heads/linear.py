@@ -10,9 +10,9 @@ held-out training speakers from the class's ``grid``.
   (objective ``0.5 ||W||^2 + C sum_i CE_i``).
 - :class:`LDAHead` (``lda``): linear discriminant analysis with a shared covariance shrunk toward
   a multiple of the identity (``(1 - a) S + a tr(S)/d I``, as scikit-learn's ``shrunk_covariance``),
-  in closed form; equal class priors. It
-  models the within-emotion spread (most of it: who is speaking) as one Gaussian, which on
-  unseen speakers beats the logistic probe by about a point (docs/accuracy.md).
+  in closed form; equal class priors. It models the within-emotion spread (most of it: who is
+  speaking) as one Gaussian, which on unseen speakers beats the logistic probe by about a point
+  (docs/accuracy.md).
 """
 
 from __future__ import annotations
