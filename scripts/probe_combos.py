@@ -55,10 +55,14 @@ def main() -> None:
         choices=sorted(POOLS),
         help="more statistics over time of the cached block-2/3 outputs (free at inference)",
     )
-    ap.add_argument("--head", choices=("linear", "lda"), default="linear", help="logistic probe or shrinkage LDA")
+    ap.add_argument(
+        "--head", choices=("linear", "lda"), default="linear", help="logistic probe or shrinkage LDA"
+    )
     ap.add_argument("--C", type=float, default=None, help="fix the L2 strength (skips the search)")
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args()
+    if args.C and args.head != "linear":
+        ap.error("--C is the logistic probe's L2 strength; --head lda chooses its shrinkage itself")
     ds = datasets.read_emogator()
     names = list(args.backbones) or ["whisper-base"]
     feats = experiment.load_features(ds, names, cache.EmbeddingCache(), progress=False)
@@ -78,7 +82,7 @@ def main() -> None:
             [label or "whisper-base", *(f"{p}(blocks {','.join(map(str, KEEP))})" for p in args.pool)]
         )
     x = np.concatenate(xs, axis=1).astype(np.float32)
-    config = train.TrainConfig(head_config={"C": args.C} if args.C and args.head == "linear" else {})
+    config = train.TrainConfig(head_config={"C": args.C} if args.C else {})
     cv = train.cross_validate(args.head, [x], feats.y, feats.n_classes, feats.groups, config, args.folds)
     s = cv.summary
     fam = experiment.cv_metrics(cv, feats.y, feats.dataset.labels).get("family_accuracy_mean")

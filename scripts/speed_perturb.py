@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from nver_demo import audio, backbones, heads, metrics
+from nver_demo import audio, backbones, metrics
 from nver_demo.training import cache, datasets, experiment, train
 
 BACKBONE = "whisper-base"
@@ -56,12 +56,11 @@ def perturbed(items, factor: float, emb: cache.EmbeddingCache) -> np.ndarray:
 def score(
     head_name: str, xs_train: list[np.ndarray], y_train: np.ndarray, x_test: np.ndarray, y_test, k: int
 ):
+    """Fit ``head_name`` (its regularisation fixed) on the stacked training copies; score ``x_test``."""
     x, y = np.concatenate(xs_train), np.concatenate([y_train] * len(xs_train))
-    head = heads.build(head_name, (x.shape[1],), k, **FIXED[head_name])
-    head.fit_normalization([torch.from_numpy(x)])
-    head.fit_full(torch.from_numpy(x), torch.from_numpy(y).long())
-    pred = train.predict_proba(head.eval(), [x_test]).argmax(1)
-    return metrics.scores(y_test, pred, k)
+    config = train.TrainConfig(head_config=FIXED[head_name])
+    head = train.fit_full_batch(head_name, [x], y, k, None, config).head
+    return metrics.scores(y_test, train.predict_proba(head, [x_test]).argmax(1), k)
 
 
 def main() -> None:
