@@ -39,6 +39,7 @@ from torch.nn import functional as F
 from .. import metrics
 from ..models.whisper_encoder import LogMel, WhisperEncoder
 from . import train
+from .finetune import length_batches
 
 log = logging.getLogger(__name__)
 
@@ -147,24 +148,13 @@ def _batch(mels, ids, cfg=None, rng=None) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(out), torch.from_numpy(frames)
 
 
-def _batches(lengths, idx, size, rng=None) -> list[np.ndarray]:
-    """Batches of similar length (less padding); shuffled when ``rng`` is given."""
-    idx = rng.permutation(idx) if rng is not None else np.asarray(idx)
-    out = []
-    for s in range(0, len(idx), size * 16):
-        chunk = idx[s : s + size * 16]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        out.extend(chunk[j : j + size] for j in range(0, len(chunk), size))
-    return [out[i] for i in rng.permutation(len(out))] if rng is not None else out
-
-
 @torch.inference_mode()
 def features(model: PooledEncoder, mels, ids, device=torch.device("cpu"), batch_size: int = 64) -> np.ndarray:
     model.eval()
     ids = np.asarray(ids)
     out = np.zeros((len(ids), model.dim), dtype=np.float32)
     lengths = np.array([mels[i].shape[1] for i in ids])
-    for b in _batches(lengths, np.arange(len(ids)), batch_size):
+    for b in length_batches(lengths, np.arange(len(ids)), batch_size):
         mel, frames = _batch(mels, ids[b])
         out[b] = model(mel.to(device), frames.to(device)).float().cpu().numpy()
     return out
@@ -227,7 +217,7 @@ def finetune_encoder(
     yt = torch.from_numpy(y).long()
     step = 0
     for epoch in range(config.epochs):
-        batches = _batches(lengths, fit_idx, config.batch_size, rng)
+        batches = length_batches(lengths, fit_idx, config.batch_size, rng)
         marks = {
             round(len(batches) * (j + 1) / config.evals_per_epoch) for j in range(config.evals_per_epoch)
         }

@@ -140,7 +140,7 @@ def _augment_mask(mask: torch.Tensor, cfg: FinetuneConfig, rng: np.random.Genera
     return mask
 
 
-def _batches(lengths: np.ndarray, idx: np.ndarray, size: int, rng: np.random.Generator | None):
+def length_batches(lengths: np.ndarray, idx: np.ndarray, size: int, rng: np.random.Generator | None = None):
     """Index batches of similar length (less padding); shuffled when ``rng`` is given."""
     idx = rng.permutation(idx) if rng is not None else np.asarray(idx)
     pool = size * 16
@@ -160,7 +160,7 @@ def embed(top: TunedTop, h: list[np.ndarray], frozen: np.ndarray, batch_size: in
     top.eval()
     lengths = np.array([len(x) for x in h])
     out = np.zeros((len(h), frozen.shape[1] + top.dim), dtype=np.float32)
-    for b in _batches(lengths, np.arange(len(h)), batch_size, None):
+    for b in length_batches(lengths, np.arange(len(h)), batch_size):
         hb, mb = _pad([h[i] for i in b])
         out[b] = torch.cat([torch.from_numpy(frozen[b]), top(hb, mb)], dim=1).numpy()
     return out
@@ -225,7 +225,7 @@ def finetune(
     step, stale = 0, 0
     yt = torch.from_numpy(y).long()
     for epoch in range(config.epochs):
-        batches = _batches(lengths, fit_idx, config.batch_size, rng)
+        batches = length_batches(lengths, fit_idx, config.batch_size, rng)
         marks = {round(len(batches) * (j + 1) / config.evals_per_epoch) for j in range(config.evals_per_epoch)}
         bar = tqdm(batches, desc=f"fine-tune epoch {epoch + 1}", unit="batch", disable=not progress)
         for j, b in enumerate(bar, 1):
