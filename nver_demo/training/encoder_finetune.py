@@ -2,7 +2,7 @@
 speaker-grouped fold at a time, and score LDA on the tuned features against LDA on the frozen ones
 in the same fold (issue: adapt Whisper).
 
-    python -m nver_demo.training.encoder_finetune --fold 0                 # ~45 min on one core
+    python -m nver_demo.training.encoder_finetune --fold 0                 # ~35 min on one core
     python -m nver_demo.training.encoder_finetune --fold 1 --epochs 6 ...  # folds: one process each
 
 :mod:`.finetune` tunes block 4 alone from cached block-3 outputs, and moved nothing. Here every
