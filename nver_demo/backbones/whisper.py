@@ -119,9 +119,7 @@ class WhisperBackbone(Backbone):
         # One clip at a time: padding would shift Whisper's per-clip log-mel floor (max - 8).
         out = []
         for w in waves:
-            w = peak_normalize(w)
-            w = np.pad(w, (0, max(0, 3200 - len(w))))  # >= 0.2 s: at least 10 tokens to pool
-            w = w[: 30 * self.sample_rate]  # the encoder's positions cover 30 s
+            w = encoder_input(w)
             mel = self.logmel(torch.from_numpy(w).to(self.device))
             states = self.encoder(mel[None], upto=max(self.blocks))
             pooled = [
@@ -130,6 +128,13 @@ class WhisperBackbone(Backbone):
             ]
             out.append(torch.cat(pooled).float().cpu().numpy())
         return np.stack(out)
+
+
+def encoder_input(w: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    """A 16 kHz mono clip as every Whisper pass here takes it: peak-normalised, at least 0.2 s
+    (10 tokens to pool), at most 30 s (the encoder's positions)."""
+    w = peak_normalize(w)
+    return np.pad(w, (0, max(0, sample_rate // 5 - len(w))))[: 30 * sample_rate]
 
 
 def peak_normalize(w: np.ndarray, peak: float = 0.9, max_gain_db: float = 40.0) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..models.whisper_encoder import WhisperEncoder
 from ..models.whisper_vb import TunedTop
 from . import register
 from .base import BackboneSpec, WeightsUnavailable
-from .whisper import VARIANTS, WhisperBackbone, load_encoder, peak_normalize
+from .whisper import VARIANTS, WhisperBackbone, encoder_input, load_encoder
 
 NAME = "whisper-base-vb"
 ENV = "NVER_WHISPER_BASE_VB"
@@ -47,8 +47,7 @@ class WhisperVBBackbone(WhisperBackbone):
     def _embed_prepared(self, waves: list[np.ndarray]) -> np.ndarray:
         out = []
         for w in waves:  # one clip at a time, as whisper-base: no padding shifts the log-mel floor
-            w = peak_normalize(w)
-            w = np.pad(w, (0, max(0, 3200 - len(w))))[: 30 * self.sample_rate]
+            w = encoder_input(w)
             mel = self.logmel(torch.from_numpy(w).to(self.device))
             states = self.encoder(mel[None], upto=max(FROZEN_BLOCKS))
             frozen = [torch.cat([states[b][0].mean(0), states[b][0].std(0, unbiased=False)]) for b in FROZEN_BLOCKS]

@@ -106,14 +106,13 @@ def clip_mels(dataset, progress: bool = True) -> list[np.ndarray]:
     from tqdm.auto import tqdm
 
     from .. import audio
-    from ..backbones.whisper import peak_normalize
+    from ..backbones.whisper import encoder_input
 
     logmel = LogMel(80)
     out = []
     for item in tqdm(dataset.items, desc="log-mels", unit="clip", disable=not progress):
         wave, sr = audio.load(item.path)
-        w = peak_normalize(audio.prepare(audio.to_mono(audio.to_float(wave)), sr, 16000))
-        w = np.pad(w, (0, max(0, 3200 - len(w))))[: 30 * 16000]
+        w = encoder_input(audio.prepare(audio.to_mono(audio.to_float(wave)), sr, 16000))
         with torch.no_grad():
             out.append(logmel(torch.from_numpy(w)).numpy().astype(np.float16))
     return out

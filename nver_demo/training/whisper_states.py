@@ -45,7 +45,7 @@ def run(dataset, cache_root: Path, shard: tuple[int, int] = (0, 1), keep=KEEP, p
     from tqdm.auto import tqdm
 
     from .. import audio, backbones
-    from ..backbones.whisper import peak_normalize
+    from ..backbones.whisper import encoder_input
     from .cache import EmbeddingCache, file_key
 
     root = states_root(cache_root)
@@ -72,9 +72,7 @@ def run(dataset, cache_root: Path, shard: tuple[int, int] = (0, 1), keep=KEEP, p
             (marks / key).touch()
         if model is None:
             model = backbones.load(BACKBONE)
-        w = audio.prepare(mono, sr, model.sample_rate)
-        w = peak_normalize(w)
-        w = np.pad(w, (0, max(0, 3200 - len(w))))[: 30 * model.sample_rate]
+        w = encoder_input(audio.prepare(mono, sr, model.sample_rate))
         with torch.inference_mode():
             mel = model.logmel(torch.from_numpy(w))
             states = model.encoder(mel[None])
