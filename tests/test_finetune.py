@@ -87,3 +87,15 @@ def test_augmented_mask_keeps_enough_tokens():
     assert (out.sum(1) >= 5).all()
     assert not out[0, 30:].any()  # padding stays padding
     assert (out.sum(1) <= mask.sum(1)).all()
+
+
+def test_command_line_overrides_are_typed_and_unknown_fields_refused():
+    import pytest
+
+    cfg = finetune.with_overrides(finetune.FinetuneConfig(), ["epochs=6", "lr_block=1e-5", "bf16=false"])
+    assert (cfg.epochs, cfg.lr_block, cfg.bf16) == (6, 1e-5, False)
+    assert isinstance(cfg.epochs, int)
+    with pytest.raises(SystemExit, match="FinetuneConfig"):
+        finetune.with_overrides(cfg, ["epoch=6"])
+    with pytest.raises(SystemExit, match="FIELD=VALUE"):
+        finetune.with_overrides(cfg, ["epochs"])

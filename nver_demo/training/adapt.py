@@ -19,7 +19,7 @@ import functools
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -233,10 +233,7 @@ def main(argv=None) -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="FinetuneConfig fields")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = finetune.FinetuneConfig()
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        cfg = replace(cfg, **{k: type(getattr(cfg, k))(json.loads(v))})
+    cfg = finetune.with_overrides(finetune.FinetuneConfig(), args.set)
     data = load_state_data(read_emogator(), args.cache or default_root())
     args.work.mkdir(parents=True, exist_ok=True)
     if args.step == "summary":

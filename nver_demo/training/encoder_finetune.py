@@ -28,7 +28,7 @@ import copy
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from torch.nn import functional as F
 from .. import metrics
 from ..models.whisper_encoder import LogMel, WhisperEncoder
 from . import train
-from .finetune import length_batches
+from .finetune import length_batches, with_overrides
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +301,7 @@ def main(argv=None) -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="EncoderFinetuneConfig fields")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = EncoderFinetuneConfig()
-    for kv in args.set:
-        key, _, v = kv.partition("=")
-        cfg = replace(cfg, **{key: type(getattr(cfg, key))(json.loads(v))})
+    cfg = with_overrides(EncoderFinetuneConfig(), args.set)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     feats = experiment.load_features(datasets.read_emogator(), ["whisper-base"], cache.EmbeddingCache())
     mels = clip_mels(feats.dataset)

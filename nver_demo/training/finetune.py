@@ -22,9 +22,10 @@ what the ``whisper-base-vb`` backbone loads (:func:`save_weights`).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -263,6 +264,17 @@ def finetune(
     model.load_state_dict(best[2])
     model.eval()
     return FinetuneResult(model, probe, history, best[1], floor, best[0], time.perf_counter() - t0)
+
+
+def with_overrides(config, pairs: list[str]):
+    """``config`` (a frozen dataclass) with ``KEY=VALUE`` command-line overrides, each value JSON
+    and cast to the field's type."""
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not hasattr(config, key):
+            raise SystemExit(f"--set expects FIELD=VALUE with a field of {type(config).__name__}, got {pair!r}")
+        config = replace(config, **{key: type(getattr(config, key))(json.loads(value))})
+    return config
 
 
 def default_encoder() -> WhisperEncoder:
