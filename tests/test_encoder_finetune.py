@@ -1,12 +1,14 @@
 """Fine-tuning Whisper's whole lower encoder (nver_demo.training.encoder_finetune), on tiny data."""
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
 from nver_demo import backbones
 from nver_demo.models.whisper_encoder import WhisperEncoder, WhisperEncoderConfig
 from nver_demo.training import datasets
+from nver_demo.training import encoder_final as ef_final
 from nver_demo.training import encoder_finetune as ef
 
 TINY = WhisperEncoderConfig(d_model=8, layers=4, heads=2, n_mels=16)
@@ -69,3 +71,121 @@ def test_augmentation_keeps_shape_and_short_clips():
     assert (a == a.min()).any()  # masks filled with the clip's floor
     short = rng.normal(size=(80, 20)).astype(np.float32)
     assert ef._augment(short, cfg, rng) is short  # too short to crop or mask
+
+
+def test_folds_assemble_a_nested_cv_and_the_final_weights_load_as_the_backbone(tmp_path):
+    """run_fold x3 -> nested_cv is a complete out-of-fold CV; run_final's float16 file, loaded by
+    the whisper-base-ft backbone's loader, gives the tuned model's features."""
+    import json
+
+    from nver_demo.backbones import whisper_ft
+
+    torch.manual_seed(0)
+    enc = WhisperEncoder(TINY)
+    rng = np.random.default_rng(0)
+    n = 72
+    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
+    # Class-dependent log-mels, so LDA has something to find.
+    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + y[i]).astype(np.float16) for i in range(n)]
+    base = ef.features(ef.PooledEncoder(enc), mels, np.arange(n))
+    cfg = ef.EncoderFinetuneConfig(epochs=1, batch_size=16, bf16=False, crop=0.0)
+    work = tmp_path / "work"
+    for k in range(3):
+        ef.run_fold(enc, mels, base, y, groups, 3, k, cfg, work, progress=False, n_splits=3)
+    cv = ef_final.nested_cv(work, y, 3, n_splits=3)
+    assert sorted(np.unique(cv.fold_of)) == [0, 1, 2]
+    np.testing.assert_allclose(cv.oof_proba.sum(1), 1.0, atol=1e-5)
+    for k in range(3):
+        rec = json.loads((work / f"fold{k}.json").read_text())
+        assert rec["lda_tuned"]["macro_f1"] == cv.folds[k]["macro_f1"]
+        assert rec["n_test"] == (cv.fold_of == k).sum()
+    assert cv.summary["accuracy_mean"] > 60  # chance is 33
+    with pytest.raises(FileNotFoundError, match="--fold 3"):
+        ef_final.nested_cv(work, y, 3, n_splits=4)
+
+    out = tmp_path / "ft.safetensors"
+    rec = ef_final.run_final(enc, mels, base, y, groups, 3, cfg, out, work, progress=False, data="tiny")
+    assert json.loads((work / "final.json").read_text())["best_step"] == rec["best_step"]
+    loaded = ef.PooledEncoder(whisper_ft.load_tuned(WhisperEncoder(TINY), out))
+    # Re-run the kept weights: the same as what was saved, up to float16 rounding.
+    torch.manual_seed(0)
+    again = ef.finetune_encoder(enc, mels, base, y, 3, *train_split(y, groups), cfg, progress=False)
+    want = ef.features(again.model, mels, np.arange(n))
+    np.testing.assert_allclose(ef.features(loaded, mels, np.arange(n)), want, rtol=2e-2, atol=2e-2)
+
+
+def train_split(y, groups):
+    from nver_demo.training import train
+
+    return train.validation_split(y, groups, ef.EncoderFinetuneConfig().val_fraction, 0)
+
+
+def test_tuned_weights_file_is_checked(tmp_path):
+    from safetensors.torch import save_file
+
+    from nver_demo.backbones import WeightsUnavailable, whisper_ft
+
+    with pytest.raises(WeightsUnavailable, match="missing"):
+        whisper_ft.load_tuned(WhisperEncoder(TINY), tmp_path / "none.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(WeightsUnavailable, match="not a readable"):
+        whisper_ft.load_tuned(WhisperEncoder(TINY), tmp_path / "junk.safetensors")
+    save_file({"conv1.weight": torch.zeros(3)}, str(tmp_path / "bad.safetensors"),
+              metadata={"format": whisper_ft.FORMAT, "blocks": "[2, 3, 4]"})  # fmt: skip
+    with pytest.raises(WeightsUnavailable, match="does not fit"):
+        whisper_ft.load_tuned(WhisperEncoder(TINY), tmp_path / "bad.safetensors")
+    save_file({"conv1.weight": torch.zeros(3)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(WeightsUnavailable, match="is not a 'whisper-base-ft' weights file"):
+        whisper_ft.load_tuned(WhisperEncoder(TINY), tmp_path / "foreign.safetensors")
+
+
+def test_log_mel_cache_serves_any_subset_of_its_clips(tiny_dataset, tmp_path):
+    ds = datasets.read_csv(tiny_dataset)
+    cache = tmp_path / "mels.npz"
+    fresh = ef.clip_mels(ds, progress=False, cache=cache)
+    assert cache.is_file()
+    sub = ds.subset([5, 0, 3])
+    got = ef.clip_mels(sub, progress=False, cache=cache)
+    for g, i in zip(got, [5, 0, 3]):
+        np.testing.assert_array_equal(g, fresh[i])
+    # A clip the cache does not hold: recomputed (the cache file is rewritten for these clips).
+    import shutil
+
+    moved = tmp_path / "moved.wav"
+    shutil.copy(ds.items[1].path, moved)
+    other = datasets.Dataset("x", [datasets.Item(moved, ds.items[1].label, "s")], labels=list(ds.labels))
+    np.testing.assert_array_equal(ef.clip_mels(other, progress=False, cache=cache)[0], fresh[1])
+
+
+def test_checkpoint_records_the_nested_cv_and_its_calibration(tiny_dataset, tmp_path):
+    """make_checkpoint: a loadable LDA checkpoint whose CV and temperature are the folds' (not a CV
+    of its own features), naming the weights file it belongs to by its sha256."""
+    import hashlib
+    import json
+
+    from nver_demo import checkpoint
+    from nver_demo.training import cache, experiment
+
+    feats = experiment.load_features(datasets.read_csv(tiny_dataset), ["logmel-stats"],
+                                     cache.EmbeddingCache(tmp_path / "cache"), progress=False)  # fmt: skip
+    rng = np.random.default_rng(0)
+    mels = [(rng.normal(size=(16, 40)) + feats.y[i]).astype(np.float16) for i in range(len(feats.y))]
+    enc = WhisperEncoder(TINY)
+    base = ef.features(ef.PooledEncoder(enc), mels, np.arange(len(mels)))
+    cfg = ef.EncoderFinetuneConfig(epochs=1, batch_size=8, bf16=False)
+    work = tmp_path / "work"
+    for k in range(3):
+        ef.run_fold(enc, mels, base, feats.y, feats.groups, feats.n_classes, k, cfg, work, progress=False, n_splits=3)
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"stand-in for the weights file")
+    ck = ef_final.make_checkpoint(feats, work, tmp_path / "lda-tiny", weights, n_splits=3)
+    cv = ck.meta["metrics"]["cv"]
+    folds = [json.loads((work / f"fold{k}.json").read_text())["lda_tuned"]["macro_f1"] for k in range(3)]
+    assert [f["macro_f1"] for f in cv["folds"]] == folds
+    assert cv["macro_f1_mean"] == pytest.approx(np.mean(folds))
+    assert ck.meta["calibration"]["temperature"] > 0 and len(ck.meta["calibration"]["fold_temperatures"]) == 3
+    bw = ck.meta["training"]["backbone_weights"]
+    assert bw["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert "nested" in ck.meta["training"]["cv_procedure"]
+    again = checkpoint.load(ck.path)
+    assert again.meta["metrics"]["cv"]["macro_f1_mean"] == cv["macro_f1_mean"]

@@ -2,8 +2,8 @@
 speaker-grouped fold at a time, and score LDA on the tuned features against LDA on the frozen ones
 in the same fold (issue: adapt Whisper).
 
-    python -m nver_demo.training.encoder_finetune --fold 0                 # ~35 min on one core
-    python -m nver_demo.training.encoder_finetune --fold 1 --epochs 6 ...  # folds: one process each
+    python -m nver_demo.training.encoder_finetune --fold 0                     # ~30 min on one core
+    python -m nver_demo.training.encoder_finetune --fold 1 --set epochs=6 ...  # folds: one process each
 
 :mod:`.finetune` tunes block 4 alone from cached block-3 outputs, and moved nothing. Here every
 weight under the pooled blocks moves, so no state can be cached: each clip becomes Whisper's
@@ -17,9 +17,13 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
 - Augmentation on the log-mel: random crops of both ends (time shift), SpecAugment time and
   frequency masks (filled with the clip's floor).
 - Early stopping on held-out training *speakers*, the probe's validation macro-F1 as the floor.
-- The score that matters is the default head's: LDA (shrinkage fixed at the default's 0.6)
-  refitted on the tuned encoder's features of the whole training fold, against LDA on the frozen
-  features of the same fold, both on the test speakers. Written to ``<work>/fold<k>.json``.
+- The score that matters is the default head's: LDA (its shrinkage chosen on held-out training
+  speakers, as ``train`` fits it) refitted on the tuned encoder's features of the whole training
+  fold, against LDA on the frozen features of the same fold, both on the test speakers. Written to ``<work>/fold<k>.json``
+  (scores) and ``<work>/fold<k>.npz`` (out-of-fold probabilities).
+
+:mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
+weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
 """
 
 from __future__ import annotations
@@ -61,7 +65,6 @@ class EncoderFinetuneConfig:
     evals_per_epoch: int = 1
     bf16: bool = True  # autocast for the training passes; evaluation stays float32
     val_fraction: float = 0.15
-    shrinkage: float = 0.6  # of the LDA scored on the tuned features (the default's choice)
     seed: int = 0
 
 
@@ -100,14 +103,26 @@ class PooledEncoder(nn.Module):
         return torch.cat(out, 1)
 
 
-def clip_mels(dataset, progress: bool = True) -> list[np.ndarray]:
+def clip_mels(dataset, progress: bool = True, cache: Path | None = None) -> list[np.ndarray]:
     """Whisper log-mels ``(80, T)`` float16 of every clip, prepared as the backbone prepares them
-    (mono, 16 kHz, peak-normalised, at least 0.2 s, at most 30 s)."""
+    (mono, 16 kHz, peak-normalised, at least 0.2 s, at most 30 s).
+
+    ``cache``: an ``.npz`` file holding them (written when missing; read when it holds every clip
+    of ``dataset``, a superset included), so the folds and the final fit decode the corpus once.
+    """
     from tqdm.auto import tqdm
 
     from .. import audio
     from ..backbones.whisper import encoder_input
 
+    paths = np.array([str(item.path) for item in dataset.items])
+    if cache is not None and cache.exists():
+        with np.load(cache) as z:
+            where = {p: i for i, p in enumerate(z["paths"])}
+            if all(p in where for p in paths):
+                every = np.split(z["mels"], np.cumsum(z["frames"])[:-1], axis=1)
+                return [every[where[p]] for p in paths]
+        log.warning("%s lacks some of the clips: recomputing the log-mels", cache)
     logmel = LogMel(80)
     out = []
     for item in tqdm(dataset.items, desc="log-mels", unit="clip", disable=not progress):
@@ -115,6 +130,11 @@ def clip_mels(dataset, progress: bool = True) -> list[np.ndarray]:
         w = encoder_input(audio.prepare(audio.to_mono(audio.to_float(wave)), sr, 16000))
         with torch.no_grad():
             out.append(logmel(torch.from_numpy(w)).numpy().astype(np.float16))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, paths=paths, frames=np.array([m.shape[1] for m in out]), mels=np.concatenate(out, 1))
+        tmp.replace(cache)
     return out
 
 
@@ -246,34 +266,43 @@ def finetune_encoder(
     return EncoderFinetuneResult(model, history, best[1], floor, best[0], time.perf_counter() - t0)
 
 
-def lda_score(x_train, y_train, x_test, y_test, n_classes: int, shrinkage: float) -> float:
-    """Test macro-F1 of LDA (fixed shrinkage) fitted on the training rows."""
-    cfg = train.TrainConfig(head_config={"shrinkage": shrinkage})
-    head = train.fit_full_batch("lda", [x_train], y_train, n_classes, None, cfg).head
-    return metrics.scores(y_test, train.predict_proba(head, [x_test]).argmax(1), n_classes)["macro_f1"]
+def fit_lda(x_train, y_train, g_train, n_classes: int, seed: int = 0):
+    """The default head as a checkpoint fits it: LDA, shrinkage chosen on held-out speakers."""
+    return train.fit("lda", [x_train], y_train, n_classes, g_train, train.TrainConfig(seed=seed)).head
 
 
 def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | None = None,
-             device=torch.device("cpu"), progress=True, n_splits: int = 5) -> dict:  # fmt: skip
-    """Fine-tune on fold ``k``'s training speakers; LDA on frozen vs tuned features, test speakers."""
+             device=torch.device("cpu"), progress=True, n_splits: int = 5, labels=None) -> dict:  # fmt: skip
+    """Fine-tune on fold ``k``'s training speakers, then fit LDA as ``train`` does (shrinkage
+    chosen on held-out training speakers) on the frozen and on the tuned features of the whole
+    training fold, and score both on the test speakers. Writes ``fold<k>.json`` (scores) and
+    ``fold<k>.npz`` (test indices and both out-of-fold probabilities) to ``work``."""
+    from .experiment import family_scores
+
     train_idx, test_idx = train.speaker_folds(y, groups, n_splits, 0)[k]
     fit_rel, val_rel = train.validation_split(
         y[train_idx], groups[train_idx], config.val_fraction, config.seed
     )
     res = finetune_encoder(encoder, mels, base, y, n_classes, train_idx[fit_rel], train_idx[val_rel],
                            config, device, progress)  # fmt: skip
-    tuned_train = features(res.model, mels, train_idx, device)
-    tuned_test = features(res.model, mels, test_idx, device)
-    a = config.shrinkage
+    tuned = {"train": features(res.model, mels, train_idx, device), "test": features(res.model, mels, test_idx, device)}
+    proba, scores = {}, {}
+    for name, (xtr, xte) in {"frozen": (base[train_idx], base[test_idx]),
+                             "tuned": (tuned["train"], tuned["test"])}.items():  # fmt: skip
+        head = fit_lda(xtr, y[train_idx], groups[train_idx], n_classes, config.seed)
+        proba[name] = train.predict_proba(head, [xte])
+        pred = proba[name].argmax(1)
+        scores[name] = {**metrics.scores(y[test_idx], pred, n_classes), "shrinkage": float(head.shrinkage)}
+        if labels is not None:
+            scores[name]["family_accuracy"] = family_scores(y[test_idx], pred, labels)
     out = {
         "fold": k,
         "config": asdict(config),
-        "lda_frozen_test_macro_f1": lda_score(
-            base[train_idx], y[train_idx], base[test_idx], y[test_idx], n_classes, a
-        ),
-        "lda_tuned_test_macro_f1": lda_score(
-            tuned_train, y[train_idx], tuned_test, y[test_idx], n_classes, a
-        ),
+        "lda_frozen_test_macro_f1": scores["frozen"]["macro_f1"],
+        "lda_tuned_test_macro_f1": scores["tuned"]["macro_f1"],
+        "lda_frozen": scores["frozen"],
+        "lda_tuned": scores["tuned"],
+        "n_test": len(test_idx),
         "probe_val_macro_f1": res.probe_val_f1,
         "best_val_macro_f1": res.best_val_f1,
         "best_step": res.best_step,
@@ -283,15 +312,23 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
     }
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
+        np.savez(work / f"fold{k}.npz", test_idx=test_idx, tuned=proba["tuned"], frozen=proba["frozen"])
         (work / f"fold{k}.json").write_text(json.dumps(out, indent=1))
     return out
 
 
-def main(argv=None) -> None:
-    import argparse
-
+def load_inputs(work: Path):
+    """What every fine-tuning run reads: the usable EmoGator clips with their frozen ``whisper-base``
+    features (cached), their log-mels (``<work>/mels.npz``) and OpenAI's encoder."""
     from . import cache, datasets, experiment
     from .finetune import default_encoder
+
+    feats = experiment.load_features(datasets.read_emogator(), ["whisper-base"], cache.EmbeddingCache())
+    return feats, clip_mels(feats.dataset, cache=work / "mels.npz"), default_encoder()
+
+
+def main(argv=None) -> None:
+    import argparse
 
     ap = argparse.ArgumentParser(prog="python -m nver_demo.training.encoder_finetune",
                                  description=__doc__.splitlines()[0])  # fmt: skip
@@ -303,16 +340,13 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = with_overrides(EncoderFinetuneConfig(), args.set)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    feats = experiment.load_features(datasets.read_emogator(), ["whisper-base"], cache.EmbeddingCache())
-    mels = clip_mels(feats.dataset)
-    encoder = default_encoder()
+    feats, mels, encoder = load_inputs(args.work)
     for k in args.fold or range(5):
         if (args.work / f"fold{k}.json").exists():
             log.info("fold %d already done in %s", k, args.work)
             continue
-        r = run_fold(
-            encoder, mels, feats.xs[0], feats.y, feats.groups, feats.n_classes, k, cfg, args.work, device
-        )
+        r = run_fold(encoder, mels, feats.xs[0], feats.y, feats.groups, feats.n_classes, k, cfg, args.work,
+                     device, labels=feats.dataset.labels)  # fmt: skip
         print(json.dumps({key: r[key] for key in ("fold", "lda_frozen_test_macro_f1", "lda_tuned_test_macro_f1",
                                                    "probe_val_macro_f1", "best_val_macro_f1", "best_step")}))  # fmt: skip
 
