@@ -48,6 +48,8 @@ def run_final(encoder, mels, base, y, groups, n_classes, config, out: Path, work
     save the tuned stem and blocks as float16 safetensors at ``out``, with what made them."""
     from safetensors.torch import save_file
 
+    from ..backbones.whisper_ft import FORMAT
+
     fit_idx, val_idx = train.validation_split(y, groups, config.val_fraction, config.seed)
     res = finetune_encoder(encoder, mels, base, y, n_classes, fit_idx, val_idx, config, device, progress)
     record = {
@@ -57,15 +59,10 @@ def run_final(encoder, mels, base, y, groups, n_classes, config, out: Path, work
         "data": data,
         "n_fit": len(fit_idx),
         "n_val": len(val_idx),
-        "probe_val_macro_f1": res.probe_val_f1,
-        "best_val_macro_f1": res.best_val_f1,
-        "best_step": res.best_step,
-        "history": res.history,
-        "train_seconds": round(res.seconds, 1),
-        "device": str(device),
+        **res.record(device),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": "nver-whisper-ft-1", "blocks": json.dumps(list(POOLED_BLOCKS)),
+    meta = {"format": FORMAT, "blocks": json.dumps(list(POOLED_BLOCKS)),
             "best_step": str(res.best_step), "best_val_macro_f1": f"{res.best_val_f1:.2f}"}  # fmt: skip
     save_file(tuned_state(res.model), str(out), metadata=meta)
     if work is not None:

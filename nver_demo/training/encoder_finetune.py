@@ -188,6 +188,17 @@ class EncoderFinetuneResult:
     best_val_f1: float
     seconds: float
 
+    def record(self, device: torch.device) -> dict:
+        """What a run writes down about its fine-tuning (fold or final)."""
+        return {
+            "probe_val_macro_f1": self.probe_val_f1,
+            "best_val_macro_f1": self.best_val_f1,
+            "best_step": self.best_step,
+            "history": self.history,
+            "train_seconds": round(self.seconds, 1),
+            "device": str(device),
+        }
+
 
 def finetune_encoder(
     encoder: WhisperEncoder,
@@ -303,12 +314,7 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
         "lda_frozen": scores["frozen"],
         "lda_tuned": scores["tuned"],
         "n_test": len(test_idx),
-        "probe_val_macro_f1": res.probe_val_f1,
-        "best_val_macro_f1": res.best_val_f1,
-        "best_step": res.best_step,
-        "history": res.history,
-        "train_seconds": round(res.seconds, 1),
-        "device": str(device),
+        **res.record(device),
     }
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
