@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "nver-demo-checkpoint/1"
 #: The checkpoint the app and ``predict`` use when none is named.
-DEFAULT = "lda-whisper-base"
+DEFAULT = "lda-whisper-base-ft"
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 #: Folders of checkpoint folders the operator publishes (os.pathsep-separated).
 DIRS_ENV = "NVER_CHECKPOINT_DIRS"
