@@ -94,9 +94,7 @@ def nested_cv(work: Path, y: np.ndarray, n_classes: int, n_splits: int = 5) -> t
         seconds += rec["train_seconds"]
     if (fold_of < 0).any():
         raise ValueError(f"{int((fold_of < 0).sum())} clips are in no fold's test set: other clips than the folds'")
-    summary = metrics.summarize([{k: f[k] for k in ("accuracy", "macro_f1")} for f in folds])
-    conf = metrics.confusion(y, oof.argmax(1), n_classes)
-    return train.CVResult(folds, summary, conf, oof, seconds, fold_of)
+    return train.CVResult.from_folds(folds, y, oof, seconds, fold_of)
 
 
 def make_checkpoint(feats, work: Path, out: Path, weights: Path, n_splits: int = 5):

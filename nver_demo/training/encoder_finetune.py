@@ -19,8 +19,8 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
 - Early stopping on held-out training *speakers*, the probe's validation macro-F1 as the floor.
 - The score that matters is the default head's: LDA (its shrinkage chosen on held-out training
   speakers, as ``train`` fits it) refitted on the tuned encoder's features of the whole training
-  fold, against LDA on the frozen features of the same fold, both on the test speakers. Written to ``<work>/fold<k>.json``
-  (scores) and ``<work>/fold<k>.npz`` (out-of-fold probabilities).
+  fold, against LDA on the frozen features of the same fold, both on the test speakers. Written
+  to ``<work>/fold<k>.json`` (scores) and ``<work>/fold<k>.npz`` (out-of-fold probabilities).
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.

@@ -223,6 +223,15 @@ class CVResult:
     def to_dict(self) -> dict:
         return {"folds": self.folds, **self.summary, "confusion": self.confusion, "seconds": self.seconds}
 
+    @classmethod
+    def from_folds(cls, folds: list[dict], y: np.ndarray, oof: np.ndarray, seconds: float,
+                   fold_of: np.ndarray | None = None) -> CVResult:  # fmt: skip
+        """Summary (mean/std of accuracy and macro-F1) and confusion of finished folds' scores and
+        out-of-fold probabilities."""
+        summary = metrics.summarize([{k: f[k] for k in ("accuracy", "macro_f1")} for f in folds])
+        conf = metrics.confusion(y, oof.argmax(1), oof.shape[1])
+        return cls(folds, summary, conf, oof, seconds, fold_of)
+
 
 def cross_validate(
     head_name: str,
@@ -271,9 +280,7 @@ def cross_validate(
             fold["macro_f1"],
             fold["best_epoch"],
         )
-    summary = metrics.summarize([{k: f[k] for k in ("accuracy", "macro_f1")} for f in folds])
-    conf = metrics.confusion(y, oof.argmax(1), n_classes)
-    return CVResult(folds, summary, conf, oof, time.perf_counter() - t0, fold_of)
+    return CVResult.from_folds(folds, y, oof, time.perf_counter() - t0, fold_of)
 
 
 def _fold_key(head_name: str, xs: list[np.ndarray], y: np.ndarray, config: TrainConfig, n_splits: int) -> str:
