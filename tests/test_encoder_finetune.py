@@ -62,6 +62,44 @@ def test_starts_as_the_probe_and_can_overfit_a_tiny_set():
     assert not np.allclose(tuned, base)
 
 
+def test_a_longer_run_also_scores_what_the_shorter_run_keeps(tmp_path):
+    """score_epochs=2 in a 4-epoch run keeps exactly what a 2-epoch run keeps (constant schedule,
+    same data order), and run_fold scores it beside the full run and saves the tuned features."""
+    import json
+
+    torch.manual_seed(0)
+    enc = WhisperEncoder(TINY)
+    rng = np.random.default_rng(0)
+    n = 48
+    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
+    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + y[i]).astype(np.float16) for i in range(n)]
+    base = ef.features(ef.PooledEncoder(enc), mels, np.arange(n))
+    idx = np.arange(n)
+    common = dict(batch_size=16, lr_encoder=1e-3, lr_head=1e-2, bf16=False, evals_per_epoch=2)
+    short = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, ef.EncoderFinetuneConfig(epochs=2, **common),
+                                progress=False)  # fmt: skip
+    long = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx,
+                               ef.EncoderFinetuneConfig(epochs=4, score_epochs=2, **common), progress=False)  # fmt: skip
+    assert long.history[: len(short.history)] == short.history
+    assert long.earlier["best_step"] == short.best_step and long.earlier["best_val_f1"] == short.best_val_f1
+    for name, t in short.model.state_dict().items():
+        torch.testing.assert_close(long.earlier["state"][name], t)
+    rec = long.record(torch.device("cpu"))
+    assert rec["best_step_2_epochs"] == short.best_step
+    assert ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, ef.EncoderFinetuneConfig(epochs=2, score_epochs=2,
+                               **common), progress=False).earlier is None  # fmt: skip
+
+    cfg = ef.EncoderFinetuneConfig(epochs=2, score_epochs=1, **common)
+    out = ef.run_fold(enc, mels, base, y, groups, 3, 0, cfg, tmp_path, progress=False, n_splits=3)
+    assert set(out["lda_tuned_1_epochs"]) >= {"macro_f1", "accuracy", "shrinkage"}
+    assert json.loads((tmp_path / "fold0.json").read_text())["lda_tuned_1_epochs"] == out["lda_tuned_1_epochs"]
+    saved = np.load(tmp_path / "fold0.npz")
+    assert set(saved.files) == {"test_idx", "frozen", "tuned", "tuned_1_epochs"}
+    feats = np.load(tmp_path / "fold0.features.npy")
+    assert feats.shape == base.shape and feats.dtype == np.float16 and np.isfinite(feats).all()
+    assert not np.allclose(feats, base, atol=1e-2)  # the tuned encoder's, for every clip
+
+
 def test_augmentation_keeps_shape_and_short_clips():
     rng = np.random.default_rng(0)
     cfg = ef.EncoderFinetuneConfig()

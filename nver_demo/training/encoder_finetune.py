@@ -66,6 +66,9 @@ class EncoderFinetuneConfig:
     bf16: bool = True  # autocast for the training passes; evaluation stays float32
     val_fraction: float = 0.15
     seed: int = 0
+    # > 0: also keep the weights a run of this many epochs would have kept (the schedule is
+    # constant, so the first epochs of a longer run *are* the shorter run); a fold scores both
+    score_epochs: int = 0
 
 
 class PooledEncoder(nn.Module):
@@ -187,13 +190,21 @@ class EncoderFinetuneResult:
     probe_val_f1: float
     best_val_f1: float
     seconds: float
+    # what a run of ``config.score_epochs`` epochs would have kept: epochs, best step, val F1, weights
+    earlier: dict | None = None
 
     def record(self, device: torch.device) -> dict:
         """What a run writes down about its fine-tuning (fold or final)."""
+        earlier = {}
+        if self.earlier:
+            n = self.earlier["epochs"]
+            earlier = {f"best_step_{n}_epochs": self.earlier["best_step"],
+                       f"best_val_macro_f1_{n}_epochs": self.earlier["best_val_f1"]}  # fmt: skip
         return {
             "probe_val_macro_f1": self.probe_val_f1,
             "best_val_macro_f1": self.best_val_f1,
             "best_step": self.best_step,
+            **earlier,
             "history": self.history,
             "train_seconds": round(self.seconds, 1),
             "device": str(device),
@@ -245,7 +256,7 @@ def finetune_encoder(
     )  # fmt: skip
     lengths = np.array([m.shape[1] for m in mels])
     yt = torch.from_numpy(y).long()
-    step = 0
+    step, earlier = 0, None
     for epoch in range(config.epochs):
         batches = length_batches(lengths, fit_idx, config.batch_size, rng)
         marks = {
@@ -272,9 +283,11 @@ def finetune_encoder(
                 log.info("step %d: val macro-F1 %.2f (best %.2f)", step, f1, best[0])
                 if f1 > best[0]:
                     best = (f1, step, copy.deepcopy(model.state_dict()))
+        if epoch + 1 == config.score_epochs < config.epochs:
+            earlier = {"epochs": epoch + 1, "best_val_f1": best[0], "best_step": best[1], "state": best[2]}
     model.load_state_dict(best[2])
     model.eval()
-    return EncoderFinetuneResult(model, history, best[1], floor, best[0], time.perf_counter() - t0)
+    return EncoderFinetuneResult(model, history, best[1], floor, best[0], time.perf_counter() - t0, earlier)
 
 
 def fit_lda(x_train, y_train, g_train, n_classes: int, seed: int = 0):
@@ -296,12 +309,19 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
     )
     res = finetune_encoder(encoder, mels, base, y, n_classes, train_idx[fit_rel], train_idx[val_rel],
                            config, device, progress)  # fmt: skip
-    tuned = {"train": features(res.model, mels, train_idx, device), "test": features(res.model, mels, test_idx, device)}
+    models = {"tuned": res.model}
+    if res.earlier is not None:
+        models[f"tuned_{res.earlier['epochs']}_epochs"] = copy.deepcopy(res.model)
+        models[f"tuned_{res.earlier['epochs']}_epochs"].load_state_dict(res.earlier["state"])
+    sets = {"frozen": base}
+    for name, model in models.items():
+        sets[name] = np.zeros((len(y), model.dim), dtype=np.float32)
+        for idx in (train_idx, test_idx):
+            sets[name][idx] = features(model, mels, idx, device)
     proba, scores = {}, {}
-    for name, (xtr, xte) in {"frozen": (base[train_idx], base[test_idx]),
-                             "tuned": (tuned["train"], tuned["test"])}.items():  # fmt: skip
-        head = fit_lda(xtr, y[train_idx], groups[train_idx], n_classes, config.seed)
-        proba[name] = train.predict_proba(head, [xte])
+    for name, x in sets.items():
+        head = fit_lda(x[train_idx], y[train_idx], groups[train_idx], n_classes, config.seed)
+        proba[name] = train.predict_proba(head, [x[test_idx]])
         pred = proba[name].argmax(1)
         scores[name] = {**metrics.scores(y[test_idx], pred, n_classes), "shrinkage": float(head.shrinkage)}
         if labels is not None:
@@ -313,12 +333,16 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
         "lda_tuned_test_macro_f1": scores["tuned"]["macro_f1"],
         "lda_frozen": scores["frozen"],
         "lda_tuned": scores["tuned"],
+        **{f"lda_{name}": scores[name] for name in models if name != "tuned"},
         "n_test": len(test_idx),
         **res.record(device),
     }
     if work is not None:
         work.mkdir(parents=True, exist_ok=True)
-        np.savez(work / f"fold{k}.npz", test_idx=test_idx, tuned=proba["tuned"], frozen=proba["frozen"])
+        np.savez(work / f"fold{k}.npz", test_idx=test_idx, **proba)
+        # the tuned encoder's features of every clip (float16), so other heads can be scored on
+        # this fold without tuning again (ignored by everything that reads the fold's results)
+        np.save(work / f"fold{k}.features.npy", sets["tuned"].astype(np.float16))
         (work / f"fold{k}.json").write_text(json.dumps(out, indent=1))
     return out
 
