@@ -21,6 +21,8 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
   speakers, as ``train`` fits it) refitted on the tuned encoder's features of the whole training
   fold, against LDA on the frozen features of the same fold, both on the test speakers. Written
   to ``<work>/fold<k>.json`` (scores) and ``<work>/fold<k>.npz`` (out-of-fold probabilities).
+- ``--set epochs=6 score_epochs=3`` scores a 6-epoch and a 3-epoch run in one go (the schedule is
+  constant, so the first epochs of the longer run are the shorter run).
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
@@ -299,8 +301,10 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
              device=torch.device("cpu"), progress=True, n_splits: int = 5, labels=None) -> dict:  # fmt: skip
     """Fine-tune on fold ``k``'s training speakers, then fit LDA as ``train`` does (shrinkage
     chosen on held-out training speakers) on the frozen and on the tuned features of the whole
-    training fold, and score both on the test speakers. Writes ``fold<k>.json`` (scores) and
-    ``fold<k>.npz`` (test indices and both out-of-fold probabilities) to ``work``."""
+    training fold, and score both on the test speakers (with ``config.score_epochs``, also the
+    weights a run that short would have kept). Writes ``fold<k>.json`` (scores), ``fold<k>.npz``
+    (test indices and the out-of-fold probabilities) and ``fold<k>.features.npy`` (the tuned
+    features of every clip, float16) to ``work``."""
     from .experiment import family_scores
 
     train_idx, test_idx = train.speaker_folds(y, groups, n_splits, 0)[k]
