@@ -62,19 +62,24 @@ def test_starts_as_the_probe_and_can_overfit_a_tiny_set():
     assert not np.allclose(tuned, base)
 
 
+def toy_corpus(n: int):
+    """A tiny encoder and ``n`` clips of 3 classes from 6 speakers, with class-dependent log-mels
+    (so LDA has something to find): encoder, mels, frozen features, labels, speakers."""
+    torch.manual_seed(0)
+    enc = WhisperEncoder(TINY)
+    rng = np.random.default_rng(0)
+    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
+    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + y[i]).astype(np.float16) for i in range(n)]
+    return enc, mels, ef.features(ef.PooledEncoder(enc), mels, np.arange(n)), y, groups
+
+
 def test_a_longer_run_also_scores_what_the_shorter_run_keeps(tmp_path):
     """score_epochs=2 in a 4-epoch run keeps exactly what a 2-epoch run keeps (constant schedule,
     same data order), and run_fold scores it beside the full run and saves the tuned features."""
     import json
 
-    torch.manual_seed(0)
-    enc = WhisperEncoder(TINY)
-    rng = np.random.default_rng(0)
-    n = 48
-    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
-    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + y[i]).astype(np.float16) for i in range(n)]
-    base = ef.features(ef.PooledEncoder(enc), mels, np.arange(n))
-    idx = np.arange(n)
+    enc, mels, base, y, groups = toy_corpus(48)
+    idx = np.arange(len(y))
     common = dict(batch_size=16, lr_encoder=1e-3, lr_head=1e-2, bf16=False, evals_per_epoch=2)
     short = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, ef.EncoderFinetuneConfig(epochs=2, **common),
                                 progress=False)  # fmt: skip
@@ -118,14 +123,8 @@ def test_folds_assemble_a_nested_cv_and_the_final_weights_load_as_the_backbone(t
 
     from nver_demo.backbones import whisper_ft
 
-    torch.manual_seed(0)
-    enc = WhisperEncoder(TINY)
-    rng = np.random.default_rng(0)
-    n = 72
-    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
-    # Class-dependent log-mels, so LDA has something to find.
-    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + y[i]).astype(np.float16) for i in range(n)]
-    base = ef.features(ef.PooledEncoder(enc), mels, np.arange(n))
+    enc, mels, base, y, groups = toy_corpus(72)
+    n = len(y)
     cfg = ef.EncoderFinetuneConfig(epochs=1, batch_size=16, bf16=False, crop=0.0)
     work = tmp_path / "work"
     for k in range(3):
