@@ -318,10 +318,8 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
         models[f"tuned_{res.earlier['epochs']}_epochs"] = copy.deepcopy(res.model)
         models[f"tuned_{res.earlier['epochs']}_epochs"].load_state_dict(res.earlier["state"])
     sets = {"frozen": base}
-    for name, model in models.items():
-        sets[name] = np.zeros((len(y), model.dim), dtype=np.float32)
-        for idx in (train_idx, test_idx):
-            sets[name][idx] = features(model, mels, idx, device)
+    for name, model in models.items():  # every clip: the fold's training and test speakers
+        sets[name] = features(model, mels, np.arange(len(y)), device)
     proba, scores = {}, {}
     for name, x in sets.items():
         head = fit_lda(x[train_idx], y[train_idx], groups[train_idx], n_classes, config.seed)
