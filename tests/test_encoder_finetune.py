@@ -226,3 +226,63 @@ def test_checkpoint_records_the_nested_cv_and_its_calibration(tiny_dataset, tmp_
     assert "nested" in ck.meta["training"]["cv_procedure"]
     again = checkpoint.load(ck.path)
     assert again.meta["metrics"]["cv"]["macro_f1_mean"] == cv["macro_f1_mean"]
+
+
+def test_speaker_adversary_reverses_its_gradient_into_the_encoder():
+    """The speaker head learns to tell speakers apart; what reaches the features is the emotion
+    loss's gradient minus ``weight`` times the speaker loss's; the weight ramps from 0."""
+    from torch.nn import functional as F
+
+    torch.manual_seed(0)
+    z = torch.randn(12, 6, requires_grad=True)
+    y, spk = torch.randint(0, 3, (12,)), torch.randint(0, 4, (12,))
+    linear, speaker = torch.nn.Linear(6, 3), torch.nn.Linear(6, 4)
+    ef.training_loss(z, y, linear, speaker, spk, 0.7).backward()
+    g_emotion = torch.autograd.grad(F.cross_entropy(linear(z), y), z)[0]
+    zz = z.detach().requires_grad_(True)
+    ref = torch.nn.Linear(6, 4)
+    ref.load_state_dict(speaker.state_dict())
+    F.cross_entropy(ref(zz), spk).backward()
+    torch.testing.assert_close(z.grad, g_emotion - 0.7 * zz.grad)
+    torch.testing.assert_close(speaker.weight.grad, ref.weight.grad)  # not reversed for the head
+    z.grad = None
+    ef.training_loss(z, y, linear).backward()
+    torch.testing.assert_close(z.grad, g_emotion)
+    assert ef.adversary_weight(2.0, 0.0) == 0.0
+    assert 0.9 < ef.adversary_weight(2.0, 0.5) / 2.0 < 1.0
+    assert ef.adversary_weight(2.0, 1.0) == pytest.approx(2.0, rel=1e-3)
+
+
+def test_an_adversarial_run_needs_the_speakers_and_tunes_the_encoder():
+    enc, mels, base, y, groups = toy_corpus(48)
+    idx = np.arange(len(y))
+    cfg = ef.EncoderFinetuneConfig(epochs=2, batch_size=16, lr_encoder=1e-3, bf16=False,
+                                   speaker_adversarial=1.0)  # fmt: skip
+    with pytest.raises(ValueError, match="speakers"):
+        ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, cfg, progress=False)
+    res = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, cfg, progress=False, groups=groups)
+    assert len(res.history) == 3 and np.isfinite([h["val_macro_f1"] for h in res.history]).all()
+
+
+def test_other_pooled_blocks_probe_and_score_their_own_frozen_features(tmp_path):
+    """blocks=(1, 2, 3, 4): the probe and the 'frozen' LDA are on those blocks' frozen features
+    (run_fold computes them), the tuned features have their width; a base of the wrong width is
+    refused."""
+    import json
+
+    enc, mels, base, y, groups = toy_corpus(48)
+    cfg = ef.EncoderFinetuneConfig(epochs=1, batch_size=16, bf16=False, blocks=(1, 2, 3, 4))
+    with pytest.raises(ValueError, match="blocks"):
+        ef.finetune_encoder(enc, mels, base, y, 3, np.arange(48), np.arange(48), cfg, progress=False)
+    out = ef.run_fold(enc, mels, base, y, groups, 3, 0, cfg, tmp_path, progress=False, n_splits=3)
+    frozen4 = ef.features(ef.PooledEncoder(enc, (1, 2, 3, 4)), mels, np.arange(48))
+    assert frozen4.shape[1] == 4 * 2 * TINY.d_model > base.shape[1]
+    assert np.load(tmp_path / "fold0.features.npy").shape == frozen4.shape
+    from nver_demo.training import train
+
+    train_idx, test_idx = train.speaker_folds(y, groups, 3, 0)[0]
+    head = ef.fit_lda(frozen4[train_idx], y[train_idx], groups[train_idx], 3)
+    np.testing.assert_allclose(np.load(tmp_path / "fold0.npz")["frozen"], train.predict_proba(head, [frozen4[test_idx]]),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    rec = json.loads((tmp_path / "fold0.json").read_text())
+    assert rec["config"]["blocks"] == [1, 2, 3, 4] and rec["lda_frozen"] == out["lda_frozen"]

@@ -71,6 +71,44 @@ class EncoderFinetuneConfig:
     # > 0: also keep the weights a run of this many epochs would have kept (the schedule is
     # constant, so the first epochs of a longer run *are* the shorter run); a fold scores both
     score_epochs: int = 0
+    # the pooled blocks (the encoder is tuned up to the highest); other than the shipped
+    # embedding's, a fold probes and scores the frozen features of these blocks too
+    blocks: tuple = POOLED_BLOCKS
+    # > 0: a speaker classifier on the pooled features, its gradient reversed into the encoder
+    # and scaled by this weight (ramped up from 0 over the run as in Ganin & Lempitsky 2015), so
+    # the tuned features carry less of who made the sound
+    speaker_adversarial: float = 0.0
+    lr_speaker: float = 1e-3
+
+
+class ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient backward multiplied by ``-weight``."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: float) -> torch.Tensor:
+        ctx.weight = weight
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return -ctx.weight * grad, None
+
+
+def adversary_weight(weight: float, progress: float) -> float:
+    """The reversed gradient's scale at ``progress`` (0..1) through the run: 0 at the start,
+    ``weight`` near the end (Ganin & Lempitsky's ramp ``2 / (1 + exp(-10 p)) - 1``)."""
+    return weight * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0)
+
+
+def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk=None, weight: float = 0.0):
+    """Cross-entropy of the emotion head on the normalised features ``z``; with a ``speaker``
+    head, plus its cross-entropy on the speakers ``spk`` through a reversed gradient: the head
+    learns to tell the speakers apart, the encoder below ``z`` is pushed (by ``weight``) to hide
+    them."""
+    loss = F.cross_entropy(linear(z), y)
+    if speaker is not None:
+        loss = loss + F.cross_entropy(speaker(ReverseGradient.apply(z, weight)), spk)
+    return loss
 
 
 class PooledEncoder(nn.Module):
@@ -224,9 +262,11 @@ def finetune_encoder(
     config: EncoderFinetuneConfig = EncoderFinetuneConfig(),
     device: torch.device = torch.device("cpu"),
     progress: bool = True,
+    groups: np.ndarray | None = None,
 ) -> EncoderFinetuneResult:
-    """Tune a copy of ``encoder`` under the probe fitted on ``base`` (its frozen features) of
-    ``fit_idx``; keep the weights with the best macro-F1 on ``val_idx`` (step 0 = the probe)."""
+    """Tune a copy of ``encoder`` under the probe fitted on ``base`` (its frozen features of
+    ``config.blocks``) of ``fit_idx``; keep the weights with the best macro-F1 on ``val_idx``
+    (step 0 = the probe). ``groups`` (the speakers) only serve ``config.speaker_adversarial``."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -236,10 +276,23 @@ def finetune_encoder(
         "linear", [base], y, n_classes, None,
         train.TrainConfig(refit_on_validation=False, seed=config.seed), (fit_idx, val_idx),
     ).head  # fmt: skip
-    model = PooledEncoder(copy.deepcopy(encoder)).to(device).requires_grad_(True)
+    model = PooledEncoder(copy.deepcopy(encoder), config.blocks).to(device).requires_grad_(True)
+    if base.shape[1] != model.dim:
+        raise ValueError(f"base has {base.shape[1]} features, blocks {config.blocks} give {model.dim}")
     model.embed_positions.requires_grad_(False)  # Whisper's fixed sinusoids
     norm, linear = copy.deepcopy(probe.norms[0]).to(device), copy.deepcopy(probe.linear).to(device)
     linear.requires_grad_(True)
+    heads = [*linear.parameters()]
+    speaker = None
+    if config.speaker_adversarial > 0:
+        if groups is None:
+            raise ValueError("speaker_adversarial needs the speakers (groups)")
+        speakers, spk = np.unique(groups[fit_idx], return_inverse=True)
+        spk_of = np.full(len(y), -1)
+        spk_of[fit_idx] = spk
+        spk_t = torch.from_numpy(spk_of).long()
+        speaker = nn.Linear(model.dim, len(speakers)).to(device)
+        heads += [*speaker.parameters()]
 
     def val_f1() -> float:
         f = torch.from_numpy(features(model, mels, val_idx, device)).to(device)
@@ -251,14 +304,15 @@ def finetune_encoder(
     best = (floor, 0, copy.deepcopy(model.state_dict()))
     history = [{"step": 0, "epoch": 0.0, "val_macro_f1": floor}]
     log.info("probe (step 0): val macro-F1 %.2f", floor)
-    opt = torch.optim.AdamW(
-        [{"params": model.parameters(), "lr": config.lr_encoder},
-         {"params": linear.parameters(), "lr": config.lr_head}],
-        weight_decay=config.weight_decay,
-    )  # fmt: skip
+    groups_ = [{"params": model.parameters(), "lr": config.lr_encoder},
+               {"params": linear.parameters(), "lr": config.lr_head}]  # fmt: skip
+    if speaker is not None:
+        groups_.append({"params": speaker.parameters(), "lr": config.lr_speaker})
+    opt = torch.optim.AdamW(groups_, weight_decay=config.weight_decay)
     lengths = np.array([m.shape[1] for m in mels])
     yt = torch.from_numpy(y).long()
     step, earlier = 0, None
+    total = config.epochs * len(length_batches(lengths, fit_idx, config.batch_size))
     for epoch in range(config.epochs):
         batches = length_batches(lengths, fit_idx, config.batch_size, rng)
         marks = {
@@ -270,10 +324,12 @@ def finetune_encoder(
             mel, frames = _batch(mels, b, config, rng)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 f = model(mel.to(device), frames.to(device))
-            loss = F.cross_entropy(linear(norm(f.float())), yt[b].to(device))
+            w = adversary_weight(config.speaker_adversarial, step / max(total, 1))
+            loss = training_loss(norm(f.float()), yt[b].to(device), linear,
+                                 speaker, spk_t[b].to(device) if speaker is not None else None, w)  # fmt: skip
             opt.zero_grad()
             loss.backward()
-            nn.utils.clip_grad_norm_([*model.parameters(), *linear.parameters()], 1.0)
+            nn.utils.clip_grad_norm_([*model.parameters(), *heads], 1.0)
             opt.step()
             step += 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -311,8 +367,10 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
     fit_rel, val_rel = train.validation_split(
         y[train_idx], groups[train_idx], config.val_fraction, config.seed
     )
+    if tuple(config.blocks) != POOLED_BLOCKS:  # the frozen features of the blocks this run pools
+        base = features(PooledEncoder(encoder, config.blocks), mels, np.arange(len(y)), device)
     res = finetune_encoder(encoder, mels, base, y, n_classes, train_idx[fit_rel], train_idx[val_rel],
-                           config, device, progress)  # fmt: skip
+                           config, device, progress, groups)  # fmt: skip
     models = {"tuned": res.model}
     if res.earlier is not None:
         models[f"tuned_{res.earlier['epochs']}_epochs"] = copy.deepcopy(res.model)
