@@ -228,9 +228,10 @@ def test_checkpoint_records_the_nested_cv_and_its_calibration(tiny_dataset, tmp_
     assert again.meta["metrics"]["cv"]["macro_f1_mean"] == cv["macro_f1_mean"]
 
 
-def test_speaker_adversary_reverses_its_gradient_into_the_encoder():
-    """The speaker head learns to tell speakers apart; what reaches the features is the emotion
-    loss's gradient minus ``weight`` times the speaker loss's; the weight ramps from 0."""
+def test_speaker_confusion_trains_the_head_on_speakers_and_the_encoder_towards_uniform():
+    """The speaker head's gradient is its own cross-entropy's (features detached); what reaches
+    the features is the emotion loss's gradient plus ``weight`` times that of the cross-entropy
+    to uniform speakers (head detached); the weight ramps from 0."""
     from torch.nn import functional as F
 
     torch.manual_seed(0)
@@ -239,29 +240,56 @@ def test_speaker_adversary_reverses_its_gradient_into_the_encoder():
     linear, speaker = torch.nn.Linear(6, 3), torch.nn.Linear(6, 4)
     ef.training_loss(z, y, linear, speaker, spk, 0.7).backward()
     g_emotion = torch.autograd.grad(F.cross_entropy(linear(z), y), z)[0]
-    zz = z.detach().requires_grad_(True)
+    uniform = torch.full((12, 4), 0.25)
+    g_confusion = torch.autograd.grad(F.cross_entropy(speaker(z), uniform), z)[0]
+    torch.testing.assert_close(z.grad, g_emotion + 0.7 * g_confusion)
     ref = torch.nn.Linear(6, 4)
     ref.load_state_dict(speaker.state_dict())
-    F.cross_entropy(ref(zz), spk).backward()
-    torch.testing.assert_close(z.grad, g_emotion - 0.7 * zz.grad)
-    torch.testing.assert_close(speaker.weight.grad, ref.weight.grad)  # not reversed for the head
+    F.cross_entropy(ref(z.detach()), spk).backward()
+    torch.testing.assert_close(speaker.weight.grad, ref.weight.grad)
     z.grad = None
     ef.training_loss(z, y, linear).backward()
     torch.testing.assert_close(z.grad, g_emotion)
+    # the confusion term is smallest when the head cannot tell the speakers apart
+    flat = torch.nn.Linear(6, 4)
+    torch.nn.init.zeros_(flat.weight), torch.nn.init.zeros_(flat.bias)
+    conf = ef.training_loss(z, y, linear, flat, spk, 1.0) - ef.training_loss(z, y, linear, flat, spk, 0.0)
+    assert conf.item() == pytest.approx(np.log(4), rel=1e-5)
     assert ef.adversary_weight(2.0, 0.0) == 0.0
     assert 0.9 < ef.adversary_weight(2.0, 0.5) / 2.0 < 1.0
     assert ef.adversary_weight(2.0, 1.0) == pytest.approx(2.0, rel=1e-3)
 
 
-def test_an_adversarial_run_needs_the_speakers_and_tunes_the_encoder():
-    enc, mels, base, y, groups = toy_corpus(48)
-    idx = np.arange(len(y))
-    cfg = ef.EncoderFinetuneConfig(epochs=2, batch_size=16, lr_encoder=1e-3, bf16=False,
-                                   speaker_adversarial=1.0)  # fmt: skip
-    with pytest.raises(ValueError, match="speakers"):
-        ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, cfg, progress=False)
-    res = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, cfg, progress=False, groups=groups)
-    assert len(res.history) == 3 and np.isfinite([h["val_macro_f1"] for h in res.history]).all()
+def test_speaker_confusion_leaves_less_of_the_speaker_in_the_tuned_features():
+    """Clips whose log-mels carry a strong per-speaker offset: tuned to confuse a speaker head, the
+    encoder's features hold a smaller share of between-speaker variance than tuned without it,
+    and still separate the classes. Without the speakers, such a run is refused."""
+    torch.manual_seed(0)
+    enc = WhisperEncoder(TINY)
+    rng = np.random.default_rng(0)
+    n = 60
+    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
+    offset = rng.normal(size=(6, 16, 1)) * 2
+    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + 0.5 * y[i] + offset[groups[i]]).astype(np.float16)
+            for i in range(n)]  # fmt: skip
+    idx = np.arange(n)
+    base = ef.features(ef.PooledEncoder(enc), mels, idx)
+
+    def speaker_share(x):
+        x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+        return np.stack([x[groups == s].mean(0) for s in range(6)]).var(0).sum() / x.var(0).sum()
+
+    runs = {}
+    for w in (0.0, 1.0):
+        cfg = ef.EncoderFinetuneConfig(epochs=10, batch_size=16, lr_encoder=1e-3, lr_head=1e-2, lr_speaker=1e-2,
+                                       bf16=False, crop=0, time_masks=0, freq_masks=0, speaker_adversarial=w)  # fmt: skip
+        runs[w] = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, cfg, progress=False, groups=groups)
+        if w:
+            with pytest.raises(ValueError, match="speakers"):
+                ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, cfg, progress=False)
+    share = {w: speaker_share(ef.features(r.model, mels, idx)) for w, r in runs.items()}
+    assert share[1.0] < 0.7 * share[0.0], share
+    assert runs[1.0].best_val_f1 > 80  # chance is 33
 
 
 def test_other_pooled_blocks_probe_and_score_their_own_frozen_features(tmp_path):

@@ -23,6 +23,10 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
   to ``<work>/fold<k>.json`` (scores) and ``<work>/fold<k>.npz`` (out-of-fold probabilities).
 - ``--set epochs=6 score_epochs=3`` scores a 6-epoch and a 3-epoch run in one go (the schedule is
   constant, so the first epochs of the longer run are the shorter run).
+- ``--set 'blocks=[2,3,4,5,6]'`` pools other blocks (and tunes the encoder up to the highest);
+  the fold's probe and its "frozen" LDA are then on those blocks' frozen features.
+- ``--set speaker_adversarial=1.0`` adds a speaker head and trains the encoder to confuse it
+  (:func:`training_loss`).
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
@@ -74,40 +78,32 @@ class EncoderFinetuneConfig:
     # the pooled blocks (the encoder is tuned up to the highest); other than the shipped
     # embedding's, a fold probes and scores the frozen features of these blocks too
     blocks: tuple = POOLED_BLOCKS
-    # > 0: a speaker classifier on the pooled features, its gradient reversed into the encoder
-    # and scaled by this weight (ramped up from 0 over the run as in Ganin & Lempitsky 2015), so
-    # the tuned features carry less of who made the sound
+    # > 0: a speaker classifier on the pooled features, and the encoder trained to confuse it
+    # with this weight (ramped up from 0 over the run; see training_loss), so that the tuned
+    # features carry less of who made the sound
     speaker_adversarial: float = 0.0
     lr_speaker: float = 1e-3
 
 
-class ReverseGradient(torch.autograd.Function):
-    """Identity forward; the gradient backward multiplied by ``-weight``."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: float) -> torch.Tensor:
-        ctx.weight = weight
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return -ctx.weight * grad, None
-
-
 def adversary_weight(weight: float, progress: float) -> float:
-    """The reversed gradient's scale at ``progress`` (0..1) through the run: 0 at the start,
+    """The speaker confusion's weight at ``progress`` (0..1) through the run: 0 at the start,
     ``weight`` near the end (Ganin & Lempitsky's ramp ``2 / (1 + exp(-10 p)) - 1``)."""
     return weight * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0)
 
 
 def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk=None, weight: float = 0.0):
     """Cross-entropy of the emotion head on the normalised features ``z``; with a ``speaker``
-    head, plus its cross-entropy on the speakers ``spk`` through a reversed gradient: the head
-    learns to tell the speakers apart, the encoder below ``z`` is pushed (by ``weight``) to hide
-    them."""
+    head, plus (a) its cross-entropy on the speakers ``spk``, which trains the head alone (``z``
+    detached), and (b) ``weight`` times the cross-entropy of its prediction against the uniform
+    distribution over speakers, which moves only what is below ``z`` (the head's weights detached):
+    the encoder is pushed to make every speaker look equally likely (Tzeng et al. 2015's domain
+    confusion). Bounded below by log(speakers), unlike reversing the speaker loss's gradient,
+    which lets the encoder make the head confidently wrong without end (it diverged: docs/accuracy.md)."""
     loss = F.cross_entropy(linear(z), y)
     if speaker is not None:
-        loss = loss + F.cross_entropy(speaker(ReverseGradient.apply(z, weight)), spk)
+        loss = loss + F.cross_entropy(speaker(z.detach()), spk)
+        logits = F.linear(z, speaker.weight.detach(), speaker.bias.detach())
+        loss = loss - weight * F.log_softmax(logits, 1).mean()
     return loss
 
 
