@@ -314,3 +314,33 @@ def test_other_pooled_blocks_probe_and_score_their_own_frozen_features(tmp_path)
                                rtol=1e-5, atol=1e-6)  # fmt: skip
     rec = json.loads((tmp_path / "fold0.json").read_text())
     assert rec["config"]["blocks"] == [1, 2, 3, 4] and rec["lda_frozen"] == out["lda_frozen"]
+
+
+def test_weight_averaging_keeps_the_mean_of_the_evaluated_weights(tmp_path):
+    """WeightMean is the exact mean of what it was given; average=True keeps one per evaluation
+    after step 0 (an encoder that cannot move averages to itself), and run_fold scores it."""
+    torch.manual_seed(0)
+    states = [{"w": torch.randn(3, 2), "b": torch.randn(2)} for _ in range(3)]
+    mean = ef.WeightMean()
+    for st in states:
+        mean.add(st)
+    assert mean.n == 3
+    for k in ("w", "b"):
+        torch.testing.assert_close(mean.state[k], torch.stack([st[k] for st in states]).mean(0))
+    assert not torch.equal(states[0]["w"], mean.state["w"])  # the first state was copied, not kept
+
+    enc, mels, base, y, groups = toy_corpus(48)
+    idx = np.arange(len(y))
+    common = dict(batch_size=16, lr_head=1e-2, bf16=False, evals_per_epoch=2)
+    still = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, ef.EncoderFinetuneConfig(
+        epochs=2, lr_encoder=0.0, weight_decay=0.0, average=True, **common), progress=False)  # fmt: skip
+    assert still.averaged["evaluations"] == 4 and still.record(torch.device("cpu"))["averaged_evaluations"] == 4
+    for name, v in still.averaged["state"].items():
+        torch.testing.assert_close(v, still.model.state_dict()[name])
+    moving = ef.EncoderFinetuneConfig(epochs=2, lr_encoder=1e-3, average=True, **common)
+    assert ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, ef.EncoderFinetuneConfig(epochs=2, **common),
+                               progress=False).averaged is None  # fmt: skip
+    out = ef.run_fold(enc, mels, base, y, groups, 3, 0, moving, tmp_path, progress=False, n_splits=3)
+    assert set(out["lda_averaged"]) >= {"macro_f1", "accuracy", "shrinkage"}
+    saved = np.load(tmp_path / "fold0.npz")
+    assert "averaged" in saved.files and not np.allclose(saved["averaged"], saved["tuned"])

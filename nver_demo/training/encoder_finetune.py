@@ -27,6 +27,7 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
   the fold's probe and its "frozen" LDA are then on those blocks' frozen features.
 - ``--set speaker_adversarial=1.0`` adds a speaker head and trains the encoder to confuse it
   (:func:`training_loss`).
+- ``--set average=true`` also scores the mean of the weights at every evaluation (``lda_averaged``).
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
@@ -83,6 +84,9 @@ class EncoderFinetuneConfig:
     # features carry less of who made the sound
     speaker_adversarial: float = 0.0
     lr_speaker: float = 1e-3
+    # also keep the mean of the encoder's weights over every evaluation from the first epoch on
+    # (stochastic weight averaging along the run, Izmailov et al. 2018); a fold scores it too
+    average: bool = False
 
 
 def adversary_weight(weight: float, progress: float) -> float:
@@ -218,6 +222,21 @@ def features(model: PooledEncoder, mels, ids, device=torch.device("cpu"), batch_
     return out
 
 
+class WeightMean:
+    """A running mean of state dicts (float32), for weight averaging along a run."""
+
+    def __init__(self) -> None:
+        self.n, self.state = 0, None
+
+    def add(self, state: dict[str, torch.Tensor]) -> None:
+        self.n += 1
+        if self.state is None:
+            self.state = {k: v.detach().clone().float() for k, v in state.items()}
+            return
+        for k, v in state.items():
+            self.state[k] += (v.detach().float() - self.state[k]) / self.n
+
+
 @dataclass
 class EncoderFinetuneResult:
     model: PooledEncoder
@@ -228,6 +247,8 @@ class EncoderFinetuneResult:
     seconds: float
     # what a run of ``config.score_epochs`` epochs would have kept: epochs, best step, val F1, weights
     earlier: dict | None = None
+    # with ``config.average``: the mean weights over the evaluations after step 0, and how many
+    averaged: dict | None = None
 
     def record(self, device: torch.device) -> dict:
         """What a run writes down about its fine-tuning (fold or final)."""
@@ -241,6 +262,7 @@ class EncoderFinetuneResult:
             "best_val_macro_f1": self.best_val_f1,
             "best_step": self.best_step,
             **earlier,
+            **({"averaged_evaluations": self.averaged["evaluations"]} if self.averaged else {}),
             "history": self.history,
             "train_seconds": round(self.seconds, 1),
             "device": str(device),
@@ -308,6 +330,7 @@ def finetune_encoder(
     lengths = np.array([m.shape[1] for m in mels])
     yt = torch.from_numpy(y).long()
     step, earlier = 0, None
+    mean = WeightMean() if config.average else None
     total = config.epochs * len(length_batches(lengths, fit_idx, config.batch_size))
     for epoch in range(config.epochs):
         batches = length_batches(lengths, fit_idx, config.batch_size, rng)
@@ -337,11 +360,15 @@ def finetune_encoder(
                 log.info("step %d: val macro-F1 %.2f (best %.2f)", step, f1, best[0])
                 if f1 > best[0]:
                     best = (f1, step, copy.deepcopy(model.state_dict()))
+                if mean is not None:
+                    mean.add(model.state_dict())
         if epoch + 1 == config.score_epochs < config.epochs:
             earlier = {"epochs": epoch + 1, "best_val_f1": best[0], "best_step": best[1], "state": best[2]}
     model.load_state_dict(best[2])
     model.eval()
-    return EncoderFinetuneResult(model, history, best[1], floor, best[0], time.perf_counter() - t0, earlier)
+    averaged = {"evaluations": mean.n, "state": mean.state} if mean is not None and mean.n else None
+    return EncoderFinetuneResult(model, history, best[1], floor, best[0], time.perf_counter() - t0, earlier,
+                                 averaged)  # fmt: skip
 
 
 def fit_lda(x_train, y_train, g_train, n_classes: int, seed: int = 0):
@@ -371,6 +398,9 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
     if res.earlier is not None:
         models[f"tuned_{res.earlier['epochs']}_epochs"] = copy.deepcopy(res.model)
         models[f"tuned_{res.earlier['epochs']}_epochs"].load_state_dict(res.earlier["state"])
+    if res.averaged is not None:
+        models["averaged"] = copy.deepcopy(res.model)
+        models["averaged"].load_state_dict(res.averaged["state"])
     sets = {"frozen": base}
     for name, model in models.items():  # every clip: the fold's training and test speakers
         sets[name] = features(model, mels, np.arange(len(y)), device)
