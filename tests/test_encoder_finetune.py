@@ -1,5 +1,7 @@
 """Fine-tuning Whisper's whole lower encoder (nver_demo.training.encoder_finetune), on tiny data."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -141,6 +143,9 @@ def test_folds_assemble_a_nested_cv_and_the_final_weights_load_as_the_backbone(t
         ef_final.nested_cv(work, y, 3, n_splits=4)
 
     out = tmp_path / "ft.safetensors"
+    with pytest.raises(ValueError, match="pools blocks"):  # the backbone's embedding is blocks 2-4
+        ef_final.run_final(enc, mels, base, y, groups, 3, replace(cfg, blocks=(1, 2, 3, 4)), out, progress=False)
+    assert not out.exists()
     rec = ef_final.run_final(enc, mels, base, y, groups, 3, cfg, out, work, progress=False, data="tiny")
     assert json.loads((work / "final.json").read_text())["best_step"] == rec["best_step"]
     loaded = ef.PooledEncoder(whisper_ft.load_tuned(WhisperEncoder(TINY), out))

@@ -50,8 +50,11 @@ def run_final(encoder, mels, base, y, groups, n_classes, config, out: Path, work
 
     from ..backbones.whisper_ft import FORMAT
 
+    if tuple(config.blocks) != POOLED_BLOCKS:
+        raise ValueError(f"the whisper-base-ft backbone pools blocks {list(POOLED_BLOCKS)}, "
+                         f"not {list(config.blocks)}: only a fold (encoder_finetune) can try others")  # fmt: skip
     fit_idx, val_idx = train.validation_split(y, groups, config.val_fraction, config.seed)
-    res = finetune_encoder(encoder, mels, base, y, n_classes, fit_idx, val_idx, config, device, progress)
+    res = finetune_encoder(encoder, mels, base, y, n_classes, fit_idx, val_idx, config, device, progress, groups)
     record = {
         "what": "Whisper-base conv stem + blocks 1-4 fine-tuned on EmoGator vocal bursts "
         "(python -m nver_demo.training.encoder_final); derived from openai/whisper-base (MIT)",

@@ -322,11 +322,11 @@ def finetune_encoder(
     best = (floor, 0, copy.deepcopy(model.state_dict()))
     history = [{"step": 0, "epoch": 0.0, "val_macro_f1": floor}]
     log.info("probe (step 0): val macro-F1 %.2f", floor)
-    groups_ = [{"params": model.parameters(), "lr": config.lr_encoder},
-               {"params": linear.parameters(), "lr": config.lr_head}]  # fmt: skip
+    param_groups = [{"params": model.parameters(), "lr": config.lr_encoder},
+                    {"params": linear.parameters(), "lr": config.lr_head}]  # fmt: skip
     if speaker is not None:
-        groups_.append({"params": speaker.parameters(), "lr": config.lr_speaker})
-    opt = torch.optim.AdamW(groups_, weight_decay=config.weight_decay)
+        param_groups.append({"params": speaker.parameters(), "lr": config.lr_speaker})
+    opt = torch.optim.AdamW(param_groups, weight_decay=config.weight_decay)
     lengths = np.array([m.shape[1] for m in mels])
     yt = torch.from_numpy(y).long()
     step, earlier = 0, None
