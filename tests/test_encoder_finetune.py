@@ -64,14 +64,18 @@ def test_starts_as_the_probe_and_can_overfit_a_tiny_set():
     assert not np.allclose(tuned, base)
 
 
-def toy_corpus(n: int):
+def toy_corpus(n: int, class_shift: float = 1.0, speaker_offset: float = 0.0):
     """A tiny encoder and ``n`` clips of 3 classes from 6 speakers, with class-dependent log-mels
-    (so LDA has something to find): encoder, mels, frozen features, labels, speakers."""
+    (so LDA has something to find; ``class_shift`` per class) and, with ``speaker_offset``, a
+    random per-speaker offset of each mel band of about that size: encoder, mels, frozen
+    features, labels, speakers."""
     torch.manual_seed(0)
     enc = WhisperEncoder(TINY)
     rng = np.random.default_rng(0)
     y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
-    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + y[i]).astype(np.float16) for i in range(n)]
+    offset = rng.normal(size=(6, 16, 1)) * speaker_offset if speaker_offset else np.zeros((6, 16, 1))
+    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + class_shift * y[i] + offset[groups[i]])
+            .astype(np.float16) for i in range(n)]  # fmt: skip
     return enc, mels, ef.features(ef.PooledEncoder(enc), mels, np.arange(n)), y, groups
 
 
@@ -269,16 +273,8 @@ def test_speaker_confusion_leaves_less_of_the_speaker_in_the_tuned_features():
     """Clips whose log-mels carry a strong per-speaker offset: tuned to confuse a speaker head, the
     encoder's features hold a smaller share of between-speaker variance than tuned without it,
     and still separate the classes. Without the speakers, such a run is refused."""
-    torch.manual_seed(0)
-    enc = WhisperEncoder(TINY)
-    rng = np.random.default_rng(0)
-    n = 60
-    y, groups = np.tile(np.arange(3), n // 3), np.repeat(np.arange(6), n // 6)
-    offset = rng.normal(size=(6, 16, 1)) * 2
-    mels = [(rng.normal(size=(16, int(rng.integers(30, 50)))) + 0.5 * y[i] + offset[groups[i]]).astype(np.float16)
-            for i in range(n)]  # fmt: skip
-    idx = np.arange(n)
-    base = ef.features(ef.PooledEncoder(enc), mels, idx)
+    enc, mels, base, y, groups = toy_corpus(60, class_shift=0.5, speaker_offset=2.0)
+    idx = np.arange(len(y))
 
     def speaker_share(x):
         x = (x - x.mean(0)) / (x.std(0) + 1e-8)

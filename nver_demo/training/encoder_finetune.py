@@ -394,13 +394,15 @@ def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | 
         base = features(PooledEncoder(encoder, config.blocks), mels, np.arange(len(y)), device)
     res = finetune_encoder(encoder, mels, base, y, n_classes, train_idx[fit_rel], train_idx[val_rel],
                            config, device, progress, groups)  # fmt: skip
-    models = {"tuned": res.model}
+    other = {}  # the weights a fold scores beside the kept ones
     if res.earlier is not None:
-        models[f"tuned_{res.earlier['epochs']}_epochs"] = copy.deepcopy(res.model)
-        models[f"tuned_{res.earlier['epochs']}_epochs"].load_state_dict(res.earlier["state"])
+        other[f"tuned_{res.earlier['epochs']}_epochs"] = res.earlier["state"]
     if res.averaged is not None:
-        models["averaged"] = copy.deepcopy(res.model)
-        models["averaged"].load_state_dict(res.averaged["state"])
+        other["averaged"] = res.averaged["state"]
+    models = {"tuned": res.model}
+    for name, state in other.items():
+        models[name] = copy.deepcopy(res.model)
+        models[name].load_state_dict(state)
     sets = {"frozen": base}
     for name, model in models.items():  # every clip: the fold's training and test speakers
         sets[name] = features(model, mels, np.arange(len(y)), device)
