@@ -28,6 +28,9 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
 - ``--set speaker_adversarial=1.0`` adds a speaker head and trains the encoder to confuse it
   (:func:`training_loss`).
 - ``--set average=true`` also scores the mean of the weights at every evaluation (``lda_averaged``).
+- ``--set mixup=0.2`` mixes each training batch with a shuffle of itself (in the power domain,
+  :func:`mix_logmel`; the loss mixed with the same weight); ``--set label_smoothing=0.1`` smooths
+  the emotion targets.
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
@@ -87,6 +90,12 @@ class EncoderFinetuneConfig:
     # also keep the mean of the encoder's weights over every evaluation from the first epoch on
     # (stochastic weight averaging along the run, Izmailov et al. 2018); a fold scores it too
     average: bool = False
+    # > 0: mixup (Zhang et al. 2018) with this Beta(a, a); each clip of a batch is mixed with the
+    # clip a shuffle of the batch puts beside it, by power (mix_logmel), at the batch's weight
+    # lambda >= 0.5, and the loss is lambda CE(y) + (1 - lambda) CE(y_partner)
+    mixup: float = 0.0
+    # the emotion cross-entropy's label smoothing (Szegedy et al. 2016)
+    label_smoothing: float = 0.0
 
 
 def adversary_weight(weight: float, progress: float) -> float:
@@ -95,15 +104,23 @@ def adversary_weight(weight: float, progress: float) -> float:
     return weight * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0)
 
 
-def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk=None, weight: float = 0.0):
+def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk=None, weight: float = 0.0,
+                  mix=None, smoothing: float = 0.0):  # fmt: skip
     """Cross-entropy of the emotion head on the normalised features ``z``; with a ``speaker``
     head, plus (a) its cross-entropy on the speakers ``spk``, which trains the head alone (``z``
     detached), and (b) ``weight`` times the cross-entropy of its prediction against the uniform
     distribution over speakers, which moves only what is below ``z`` (the head's weights detached):
     the encoder is pushed to make every speaker look equally likely (Tzeng et al. 2015's domain
     confusion). Bounded below by log(speakers), unlike reversing the speaker loss's gradient,
-    which lets the encoder make the head confidently wrong without end (it diverged: docs/accuracy.md)."""
-    loss = F.cross_entropy(linear(z), y)
+    which lets the encoder make the head confidently wrong without end (it diverged: docs/accuracy.md).
+
+    ``mix = (y_partner, lam)``: the emotion loss is ``lam`` CE(y) + (1 - lam) CE(y_partner)
+    (mixup); ``smoothing``: label smoothing of the emotion targets."""
+    logits = linear(z)
+    loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    if mix is not None:
+        y2, lam = mix
+        loss = lam * loss + (1.0 - lam) * F.cross_entropy(logits, y2, label_smoothing=smoothing)
     if speaker is not None:
         loss = loss + F.cross_entropy(speaker(z.detach()), spk)
         logits = F.linear(z, speaker.weight.detach(), speaker.bias.detach())
@@ -199,10 +216,34 @@ def _augment(m: np.ndarray, cfg: EncoderFinetuneConfig, rng: np.random.Generator
     return m
 
 
-def _batch(mels, ids, cfg=None, rng=None) -> tuple[torch.Tensor, torch.Tensor]:
+def mix_logmel(a: np.ndarray, b: np.ndarray, lam: float) -> np.ndarray:
+    """``lam`` of clip ``a`` plus ``1 - lam`` of clip ``b`` by power, as Whisper log-mels
+    (``(log10 P + 4) / 4``), so that the mix is what the two sounds played together would
+    roughly give (their phases unrelated). ``a``'s length: ``b`` is cut, or continued by its floor."""
+    n = a.shape[1]
+    if b.shape[1] >= n:
+        b = b[:, :n]
+    else:
+        b = np.concatenate([b, np.full((b.shape[0], n - b.shape[1]), b.min(), b.dtype)], 1)
+    power_a, power_b = (10.0 ** (4.0 * m.astype(np.float64) - 4.0) for m in (a, b))
+    p = lam * power_a + (1.0 - lam) * power_b
+    return ((np.log10(p) + 4.0) / 4.0).astype(a.dtype)
+
+
+def draw_mix(n: int, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A batch's mixup: each of its ``n`` clips' partner (a shuffle) and the weight ``lam`` of
+    the clip itself, Beta(alpha, alpha) folded onto [0.5, 1] (so the clip keeps its length)."""
+    lam = float(rng.beta(alpha, alpha))
+    return rng.permutation(n), max(lam, 1.0 - lam)
+
+
+def _batch(mels, ids, cfg=None, rng=None, mix=None) -> tuple[torch.Tensor, torch.Tensor]:
     ms = [mels[i].astype(np.float32) for i in ids]
     if rng is not None:
         ms = [_augment(m, cfg, rng) for m in ms]
+    if mix is not None:
+        partner, lam = mix
+        ms = [mix_logmel(m, ms[p], lam) for m, p in zip(ms, partner)]
     frames = np.array([m.shape[1] for m in ms])
     out = np.zeros((len(ms), ms[0].shape[0], frames.max()), dtype=np.float32)
     for r, m in enumerate(ms):
@@ -340,12 +381,15 @@ def finetune_encoder(
         bar = tqdm(batches, desc=f"encoder epoch {epoch + 1}", unit="batch", disable=not progress)
         for j, b in enumerate(bar, 1):
             model.train()
-            mel, frames = _batch(mels, b, config, rng)
+            mix = draw_mix(len(b), config.mixup, rng) if config.mixup > 0 else None
+            mel, frames = _batch(mels, b, config, rng, mix)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 f = model(mel.to(device), frames.to(device))
             w = adversary_weight(config.speaker_adversarial, step / max(total, 1))
             loss = training_loss(norm(f.float()), yt[b].to(device), linear,
-                                 speaker, spk_t[b].to(device) if speaker is not None else None, w)  # fmt: skip
+                                 speaker, spk_t[b].to(device) if speaker is not None else None, w,
+                                 (yt[b[mix[0]]].to(device), mix[1]) if mix is not None else None,
+                                 config.label_smoothing)  # fmt: skip
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_([*model.parameters(), *heads], 1.0)
