@@ -392,8 +392,8 @@ def test_mixup_and_label_smoothing_losses():
     torch.testing.assert_close(ef.training_loss(z, y, linear, mix=(y2, 1.0)), F.cross_entropy(linear(z), y))
 
 
-def test_mixup_runs_learn_and_leave_unmixed_runs_as_they_were():
-    """mixup=0 draws nothing more from the run's random stream (its history is the default run's);
+def test_mixup_runs_learn_and_leave_unmixed_runs_as_they_were(monkeypatch):
+    """mixup=0 draws no mixup (its history is that of a run where drawing one would fail);
     a mixup run with label smoothing trains differently and beats the probe it starts from. The
     toy's log-mels are scaled to a real clip's spread (a decade or so of power), as mixing by
     power needs; no crops or masks, which the toy's mean-shifted classes do not survive."""
@@ -404,8 +404,10 @@ def test_mixup_runs_learn_and_leave_unmixed_runs_as_they_were():
     common = dict(epochs=6, batch_size=16, lr_encoder=1e-3, lr_head=1e-2, bf16=False, crop=0, time_masks=0,
                   freq_masks=0)  # fmt: skip
     plain = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx, ef.EncoderFinetuneConfig(**common), progress=False)
-    again = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx,
-                                ef.EncoderFinetuneConfig(mixup=0.0, label_smoothing=0.0, **common), progress=False)  # fmt: skip
+    with monkeypatch.context() as m:
+        m.setattr(ef, "draw_mix", lambda *a: pytest.fail("mixup drawn with mixup=0"))
+        again = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx,
+                                    ef.EncoderFinetuneConfig(mixup=0.0, label_smoothing=0.0, **common), progress=False)  # fmt: skip
     assert again.history == plain.history
     mixed = ef.finetune_encoder(enc, mels, base, y, 3, idx, idx,
                                 ef.EncoderFinetuneConfig(mixup=0.4, label_smoothing=0.1, **common), progress=False)  # fmt: skip

@@ -53,7 +53,7 @@ from torch.nn import functional as F
 from .. import metrics
 from ..models.whisper_encoder import LogMel, WhisperEncoder
 from . import train
-from .finetune import length_batches, with_overrides
+from .finetune import length_batches, mixed_cross_entropy, with_overrides
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,7 @@ def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk
 
     ``mix = (y_partner, lam)``: the emotion loss is ``lam`` CE(y) + (1 - lam) CE(y_partner)
     (mixup); ``smoothing``: label smoothing of the emotion targets."""
-    logits = linear(z)
-    loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
-    if mix is not None:
-        y2, lam = mix
-        loss = lam * loss + (1.0 - lam) * F.cross_entropy(logits, y2, label_smoothing=smoothing)
+    loss = mixed_cross_entropy(linear(z), y, mix, smoothing)
     if speaker is not None:
         loss = loss + F.cross_entropy(speaker(z.detach()), spk)
         logits = F.linear(z, speaker.weight.detach(), speaker.bias.detach())

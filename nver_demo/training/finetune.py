@@ -141,6 +141,16 @@ def _augment_mask(mask: torch.Tensor, cfg: FinetuneConfig, rng: np.random.Genera
     return mask
 
 
+def mixed_cross_entropy(logits, y, mix=None, smoothing: float = 0.0):
+    """Cross-entropy of ``logits`` on ``y``; with ``mix = (y_partner, lam)`` (mixup),
+    ``lam`` CE(y) + (1 - lam) CE(y_partner); ``smoothing``: label smoothing of the targets."""
+    loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    if mix is None:
+        return loss
+    y2, lam = mix
+    return lam * loss + (1.0 - lam) * F.cross_entropy(logits, y2, label_smoothing=smoothing)
+
+
 def length_batches(lengths: np.ndarray, idx: np.ndarray, size: int, rng: np.random.Generator | None = None):
     """Index batches of similar length (less padding); shuffled when ``rng`` is given."""
     idx = rng.permutation(idx) if rng is not None else np.asarray(idx)
@@ -239,8 +249,8 @@ def finetune(
             if config.mixup_alpha > 0:
                 lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
                 perm = torch.from_numpy(rng.permutation(len(b)))
-                logits = model.classify(lam * feats + (1 - lam) * feats[perm])
-                loss = lam * F.cross_entropy(logits, target) + (1 - lam) * F.cross_entropy(logits, target[perm])
+                loss = mixed_cross_entropy(model.classify(lam * feats + (1 - lam) * feats[perm]), target,
+                                           (target[perm], lam))  # fmt: skip
             else:
                 loss = F.cross_entropy(model.classify(feats), target)
             opt.zero_grad()
