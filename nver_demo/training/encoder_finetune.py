@@ -31,6 +31,9 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
 - ``--set mixup=0.2`` mixes each training batch with a shuffle of itself (in the power domain,
   :func:`mix_logmel`; the loss mixed with the same weight); ``--set label_smoothing=0.1`` smooths
   the emotion targets.
+- ``--set supcon=0.5 class_pairs=true`` adds a supervised contrastive term (:func:`supcon_loss`)
+  on the normalised features, over batches in which every clip has a same-emotion partner
+  (:func:`class_pair_batches`).
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
@@ -96,6 +99,14 @@ class EncoderFinetuneConfig:
     mixup: float = 0.0
     # the emotion cross-entropy's label smoothing (Szegedy et al. 2016)
     label_smoothing: float = 0.0
+    # > 0: plus this weight times the supervised contrastive loss (Khosla et al. 2020) of the
+    # L2-normalised features at this temperature: same-emotion clips pulled together, others
+    # pushed apart, the within- and between-class scatter that LDA then reads
+    supcon: float = 0.0
+    supcon_temperature: float = 0.1
+    # batches (still of similar length) in which every clip has a same-emotion partner, so that
+    # every anchor of the contrastive term has a positive (class_pair_batches)
+    class_pairs: bool = False
 
 
 def adversary_weight(weight: float, progress: float) -> float:
@@ -104,8 +115,55 @@ def adversary_weight(weight: float, progress: float) -> float:
     return weight * (2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0)
 
 
+def supcon_loss(z: torch.Tensor, y: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020, L_out): for each anchor with at least one
+    other clip of its class in the batch, minus the mean over those positives of the log-softmax
+    of its cosine similarities / ``temperature`` to every other clip; averaged over those anchors
+    (0 when no anchor has a positive)."""
+    p = F.normalize(z.float(), dim=1)
+    sim = p @ p.T / temperature
+    self_ = torch.eye(len(y), dtype=torch.bool, device=z.device)
+    log_prob = torch.log_softmax(sim.masked_fill(self_, float("-inf")), dim=1)
+    pos = (y[:, None] == y[None, :]) & ~self_
+    n_pos = pos.sum(1)
+    has = n_pos > 0
+    if not bool(has.any()):
+        return z.sum() * 0.0
+    per_anchor = -(log_prob.masked_fill(~pos, 0.0)).sum(1)[has] / n_pos[has]
+    return per_anchor.mean()
+
+
+def class_pair_batches(lengths: np.ndarray, idx: np.ndarray, y: np.ndarray, size: int,
+                       rng: np.random.Generator) -> list[np.ndarray]:  # fmt: skip
+    """Every index of ``idx`` once, in shuffled batches of about ``size`` clips of similar length
+    (as :func:`~.finetune.length_batches`), in which every clip whose class has two or more clips
+    in its pool of ``16 size`` has a same-class partner: each pool's clips are paired within their
+    class by length (a triple where a class has an odd count), and the groups, sorted by length,
+    fill the batches."""
+    idx = rng.permutation(idx)
+    out = []
+    for s in range(0, len(idx), size * 16):
+        chunk = idx[s : s + size * 16]
+        groups = []
+        for c in np.unique(y[chunk]):
+            members = chunk[y[chunk] == c]
+            members = members[np.argsort(lengths[members], kind="stable")]
+            cuts = list(range(0, len(members) - 1, 2))  # pairs; the last three together if odd
+            groups += [members[a:b] for a, b in zip(cuts, [*cuts[1:], len(members)])] or [members]
+        groups.sort(key=lambda g: lengths[g].max())
+        batch = []
+        for g in groups:
+            if batch and len(batch) + len(g) > size:
+                out.append(np.array(batch))
+                batch = []
+            batch.extend(g)
+        if batch:
+            out.append(np.array(batch))
+    return [out[i] for i in rng.permutation(len(out))]
+
+
 def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk=None, weight: float = 0.0,
-                  mix=None, smoothing: float = 0.0):  # fmt: skip
+                  mix=None, smoothing: float = 0.0, supcon: float = 0.0, temperature: float = 0.1):  # fmt: skip
     """Cross-entropy of the emotion head on the normalised features ``z``; with a ``speaker``
     head, plus (a) its cross-entropy on the speakers ``spk``, which trains the head alone (``z``
     detached), and (b) ``weight`` times the cross-entropy of its prediction against the uniform
@@ -115,8 +173,13 @@ def training_loss(z, y, linear: nn.Module, speaker: nn.Module | None = None, spk
     which lets the encoder make the head confidently wrong without end (it diverged: docs/accuracy.md).
 
     ``mix = (y_partner, lam)``: the emotion loss is ``lam`` CE(y) + (1 - lam) CE(y_partner)
-    (mixup); ``smoothing``: label smoothing of the emotion targets."""
+    (mixup); ``smoothing``: label smoothing of the emotion targets; ``supcon``: plus this weight
+    times :func:`supcon_loss` of ``z`` at ``temperature`` (not with ``mix``)."""
     loss = mixed_cross_entropy(linear(z), y, mix, smoothing)
+    if supcon > 0:
+        if mix is not None:
+            raise ValueError("supcon does not combine with mixup")
+        loss = loss + supcon * supcon_loss(z, y, temperature)
     if speaker is not None:
         loss = loss + F.cross_entropy(speaker(z.detach()), spk)
         logits = F.linear(z, speaker.weight.detach(), speaker.bias.detach())
@@ -368,9 +431,14 @@ def finetune_encoder(
     yt = torch.from_numpy(y).long()
     step, earlier = 0, None
     mean = WeightMean() if config.average else None
-    total = config.epochs * len(length_batches(lengths, fit_idx, config.batch_size))
+    def epoch_batches(rng_=None):
+        if config.class_pairs:
+            return class_pair_batches(lengths, fit_idx, y, config.batch_size, rng_ or np.random.default_rng(0))
+        return length_batches(lengths, fit_idx, config.batch_size, rng_)
+
+    total = config.epochs * len(epoch_batches())
     for epoch in range(config.epochs):
-        batches = length_batches(lengths, fit_idx, config.batch_size, rng)
+        batches = epoch_batches(rng)
         marks = {
             round(len(batches) * (j + 1) / config.evals_per_epoch) for j in range(config.evals_per_epoch)
         }
@@ -385,7 +453,7 @@ def finetune_encoder(
             loss = training_loss(norm(f.float()), yt[b].to(device), linear,
                                  speaker, spk_t[b].to(device) if speaker is not None else None, w,
                                  (yt[b[mix[0]]].to(device), mix[1]) if mix is not None else None,
-                                 config.label_smoothing)  # fmt: skip
+                                 config.label_smoothing, config.supcon, config.supcon_temperature)  # fmt: skip
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_([*model.parameters(), *heads], 1.0)
