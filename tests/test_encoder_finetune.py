@@ -490,3 +490,29 @@ def test_a_supcon_run_uses_its_term_on_paired_batches_and_learns(monkeypatch):
     assert len(seen) == 6 * 4 and {t for _, t in seen} == {0.2}
     assert all(labels.count(c) >= 2 for labels, _ in seen for c in labels)
     assert res.best_step > 0 and res.best_val_f1 > res.probe_val_f1 + 5
+
+
+def test_vocal_tract_length_perturbation_moves_the_spectrum_by_the_warp():
+    """warp_mel at 1 is the identity; a peak at one band's centre frequency f moves to the band
+    whose centre is alpha f (Hz, Whisper's mel scale), the clip keeps its shape and range; vtlp
+    in a config warps training clips, no warp at vtlp=0."""
+    import librosa
+
+    centres = librosa.mel_frequencies(n_mels=82, fmin=0.0, fmax=8000.0)[1:-1]
+    m = np.zeros((80, 5), dtype=np.float32)
+    m[40] = 1.0
+    np.testing.assert_array_equal(ef.warp_mel(m, 1.0), m)
+    for alpha in (0.9, 1.12):
+        w = ef.warp_mel(m, alpha)
+        assert w.shape == m.shape and w.min() >= 0.0 and w.max() <= 1.0
+        mean_band = (w[:, 0] * np.arange(80)).sum() / w[:, 0].sum()
+        assert np.interp(mean_band, np.arange(80), centres) / centres[40] == pytest.approx(alpha, abs=0.01)
+
+    rng = np.random.default_rng(0)
+    clip = rng.normal(size=(80, 60)).astype(np.float32)
+    plain = dict(crop=0, time_masks=0, freq_masks=0)
+    np.testing.assert_array_equal(ef._augment(clip, ef.EncoderFinetuneConfig(**plain), rng), clip)
+    warped = ef._augment(clip, ef.EncoderFinetuneConfig(vtlp=0.1, **plain), np.random.default_rng(3))
+    alpha = np.random.default_rng(3).uniform(0.9, 1.1)
+    np.testing.assert_allclose(warped, ef.warp_mel(clip, alpha), rtol=1e-6)
+    assert not np.allclose(warped, clip)

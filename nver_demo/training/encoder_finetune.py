@@ -34,6 +34,7 @@ log-mel once (seconds for the whole corpus), and each step runs blocks 1-4 forwa
 - ``--set supcon=0.5 class_pairs=true`` adds a supervised contrastive term (:func:`supcon_loss`)
   on the normalised features, over batches in which every clip has a same-emotion partner
   (:func:`class_pair_batches`).
+- ``--set vtlp=0.1`` warps each training clip's frequency axis by up to 10 % (:func:`warp_mel`).
 
 :mod:`.encoder_final` then tunes the encoder on every speaker (the shipped ``whisper-base-ft``
 weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these five folds.
@@ -107,6 +108,10 @@ class EncoderFinetuneConfig:
     # batches (still of similar length) in which every clip has a same-emotion partner, so that
     # every anchor of the contrastive term has a positive (class_pair_batches)
     class_pairs: bool = False
+    # > 0: vocal tract length perturbation (Jaitly & Hinton 2013): each training clip's frequency
+    # axis warped by a factor drawn from U[1 - v, 1 + v] (warp_mel), as if another speaker
+    # made the sound; recording level needs no such augmentation (clips are peak-normalised)
+    vtlp: float = 0.0
 
 
 def adversary_weight(weight: float, progress: float) -> float:
@@ -257,8 +262,25 @@ def clip_mels(dataset, progress: bool = True, cache: Path | None = None) -> list
     return out
 
 
+def warp_mel(m: np.ndarray, alpha: float) -> np.ndarray:
+    """A log-mel ``(n_mels, frames)`` with its frequency axis scaled by ``alpha`` (VTLP): band
+    ``i`` takes the value the clip had at ``f_i / alpha`` (``f_i`` its centre in Hz on Whisper's
+    Slaney mel scale), interpolated between bands; held at the edges."""
+    import librosa
+
+    n = m.shape[0]
+    centres = librosa.mel_frequencies(n_mels=n + 2, fmin=0.0, fmax=8000.0)[1:-1]
+    pos = np.interp(centres / alpha, centres, np.arange(n, dtype=np.float64))
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    frac = (pos - lo).astype(m.dtype)[:, None]
+    return m[lo] * (1 - frac) + m[hi] * frac
+
+
 def _augment(m: np.ndarray, cfg: EncoderFinetuneConfig, rng: np.random.Generator) -> np.ndarray:
     n = m.shape[1]
+    if cfg.vtlp > 0:
+        m = warp_mel(m, float(rng.uniform(1.0 - cfg.vtlp, 1.0 + cfg.vtlp)))
     if n < 40:
         return m
     a, b = rng.integers(0, int(cfg.crop * n) + 1, size=2)
