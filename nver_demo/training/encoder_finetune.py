@@ -43,6 +43,7 @@ weights) and makes the ``lda-whisper-base-ft`` checkpoint, whose CV is these fiv
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import time
@@ -262,14 +263,20 @@ def clip_mels(dataset, progress: bool = True, cache: Path | None = None) -> list
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def _mel_centres(n: int) -> np.ndarray:
+    """The centre frequencies (Hz) of Whisper's ``n`` Slaney mel bands at 16 kHz."""
+    import librosa
+
+    return librosa.mel_frequencies(n_mels=n + 2, fmin=0.0, fmax=8000.0)[1:-1]
+
+
 def warp_mel(m: np.ndarray, alpha: float) -> np.ndarray:
     """A log-mel ``(n_mels, frames)`` with its frequency axis scaled by ``alpha`` (VTLP): band
     ``i`` takes the value the clip had at ``f_i / alpha`` (``f_i`` its centre in Hz on Whisper's
     Slaney mel scale), interpolated between bands; held at the edges."""
-    import librosa
-
     n = m.shape[0]
-    centres = librosa.mel_frequencies(n_mels=n + 2, fmin=0.0, fmax=8000.0)[1:-1]
+    centres = _mel_centres(n)
     pos = np.interp(centres / alpha, centres, np.arange(n, dtype=np.float64))
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n - 1)
@@ -409,6 +416,8 @@ def finetune_encoder(
     (step 0 = the probe). ``groups`` (the speakers) only serve ``config.speaker_adversarial``."""
     from tqdm.auto import tqdm
 
+    if config.supcon > 0 and config.mixup > 0:
+        raise ValueError("supcon does not combine with mixup")
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -453,6 +462,7 @@ def finetune_encoder(
     yt = torch.from_numpy(y).long()
     step, earlier = 0, None
     mean = WeightMean() if config.average else None
+
     def epoch_batches(rng_=None):
         if config.class_pairs:
             return class_pair_batches(lengths, fit_idx, y, config.batch_size, rng_ or np.random.default_rng(0))
