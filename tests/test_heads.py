@@ -51,23 +51,47 @@ def test_rejects_wrong_embedding_size(name):
         head(*xs)
 
 
+def _train_accuracy_and_ce(head, xs, y):
+    head.eval()
+    with torch.no_grad():
+        logits = head(*xs).logits
+    head.train()
+    return (logits.argmax(-1) == y).float().mean().item(), F.cross_entropy(logits, y).item()
+
+
 @pytest.mark.parametrize("name", SINGLE + PAIR)
 def test_can_overfit_a_tiny_set(name):
+    """16 random points, 4 classes: every head must be able to memorise them.
+
+    What "can overfit" means here, so that no single borderline sample or BLAS kernel decides it:
+    starting below the target (chance is 25 %), within a generous step budget the head reaches 100 %
+    training accuracy in eval mode *with* a confident fit (cross-entropy below a tenth of chance's
+    ln 4). A seed sweep at lr 1e-3 (seeds 0-9, AVX2 kernels on 1 thread and default kernels on 2)
+    reached it within 5-25 steps for the conv/attention heads and 295-365 steps for linear and lda;
+    the budget, 1500, is 4x the slowest. lr 3e-3 (this test's old setting) lets RENO's Renyi term
+    spike the loss after it has fitted, so a check after a fixed 150 steps hinged on one sample.
+    """
     torch.manual_seed(0)
     dims = (40,) if name in SINGLE else (40, 24)
     head = heads.build(name, dims, 4)
     xs = [torch.randn(16, d) for d in dims]
     y = torch.arange(16) % 4
     head.fit_normalization(xs)
-    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
-    for _ in range(150):
-        out = head(*xs)
-        loss = head.loss(out, y)
+    start_acc, start_ce = _train_accuracy_and_ce(head, xs, y)
+    assert start_acc < 1.0
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    fitted = False
+    for step in range(1, 1501):
+        loss = head.loss(head(*xs), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    head.eval()
-    assert (head(*xs).logits.argmax(-1) == y).float().mean() == 1.0
+        if step % 5 == 0:
+            acc, ce = _train_accuracy_and_ce(head, xs, y)
+            if acc == 1.0 and ce < np.log(4) / 10:
+                fitted = True
+                break
+    assert fitted, f"{name}: {acc:.0%} training accuracy, CE {ce:.3f} (start {start_acc:.0%}, {start_ce:.3f})"
 
 
 @pytest.mark.parametrize("name", PAIR)
