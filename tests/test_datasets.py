@@ -47,15 +47,28 @@ def test_emogator():
 
 
 @needs_emogator
-def test_emogator_both_folders():
+def test_emogator_all_three_folders():
+    """data.md: emogator 9,000 clips / 100 speakers, emogator_extra 9,000 / 100, emogator_more
+    (Opus) 8,730 / 97: 297 speakers, 26,730 clips, 30 classes, every speaker in one folder only."""
     roots = datasets.default_emogator_roots()
-    if len(roots) < 2:
-        pytest.skip("../shared/data/emogator_extra not present")
+    if len(roots) < 3:
+        pytest.skip("../shared/data/emogator_extra or emogator_more not present")
     ds = datasets.read_emogator()
-    assert len(ds) == 18000 and len(set(ds.speakers)) == 200 and len(ds.labels) == 30
-    assert [s["folder"] for s in ds.sources] == ["emogator", "emogator_extra"]
+    assert len(ds) == 26730 and len(set(ds.speakers)) == 297 and len(ds.labels) == 30
+    assert [s["folder"] for s in ds.sources] == ["emogator", "emogator_extra", "emogator_more"]
+    assert [s["speakers"] for s in ds.sources] == [100, 100, 97]
     assert all(it.path.exists() for it in ds.items[::997])
-    assert "200 speakers" in ds.description
+    assert any(it.path.suffix == ".opus" for it in ds.items)
+    assert "297 speakers" in ds.description
+
+
+def test_emogator_file_names_include_opus(tmp_path):
+    """A folder without labels.csv is read from its file names, mp3 and Opus alike."""
+    (tmp_path / "000001-02-1.mp3").write_bytes(b"")
+    (tmp_path / "000002-30-3.opus").write_bytes(b"")
+    (tmp_path / "notes.opus").write_bytes(b"")
+    ds = datasets.read_emogator(tmp_path)
+    assert sorted((it.speaker, it.label) for it in ds.items) == [("000001", "Amusement"), ("000002", "Triumph")]
 
 
 def test_emogator_speaker_in_two_folders_refused(tmp_path):

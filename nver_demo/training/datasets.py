@@ -17,6 +17,8 @@ from pathlib import Path
 EMOGATOR_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "emogator"
 #: 100 more EmoGator contributors (re-encoded 16 kHz mono mp3), used with EMOGATOR_DIR when present.
 EMOGATOR_EXTRA_DIR = EMOGATOR_DIR.parent / "emogator_extra"
+#: The last 97 contributors not kept back for testing (Ogg/Opus 20 kbps, 16 kHz mono), used when present.
+EMOGATOR_MORE_DIR = EMOGATOR_DIR.parent / "emogator_more"
 
 
 @dataclass(frozen=True)
@@ -86,14 +88,14 @@ EMOGATOR_CATEGORIES = (
     "Interest", "Neutral", "Pain", "Pride", "Realization", "Relief", "Romantic Love", "Sadness",
     "Serenity", "Shame", "Surprise (Negative)", "Surprise (Positive)", "Sympathy", "Triumph",
 )  # fmt: skip
-_EMOGATOR_FILE = re.compile(r"^(?P<spk>\d+)-(?P<cat>\d{2})-(?P<inst>\d+)\.mp3$")
+_EMOGATOR_FILE = re.compile(r"^(?P<spk>\d+)-(?P<cat>\d{2})-(?P<inst>\d+)\.(mp3|opus)$")
 
 
 def _read_emogator_names(root: Path) -> Dataset:
     """A folder without ``labels.csv`` (e.g. a clone of github fredbuhl/EmoGator): labels and
     speakers from the file names ``<speaker>-<category 01-30>-<instance>.mp3`` below ``root``."""
     items = []
-    for p in sorted(root.rglob("*.mp3")):
+    for p in sorted([*root.rglob("*.mp3"), *root.rglob("*.opus")]):
         m = _EMOGATOR_FILE.match(p.name)
         if m and 1 <= int(m["cat"]) <= len(EMOGATOR_CATEGORIES):
             items.append(Item(p, EMOGATOR_CATEGORIES[int(m["cat"]) - 1], m["spk"]))
@@ -103,8 +105,10 @@ def _read_emogator_names(root: Path) -> Dataset:
 
 
 def default_emogator_roots() -> list[Path]:
-    """The EmoGator folders beside the checkout: ``emogator`` and, when present, ``emogator_extra``."""
-    return [r for r in (EMOGATOR_DIR, EMOGATOR_EXTRA_DIR) if (r / "labels.csv").exists()] or [EMOGATOR_DIR]
+    """The EmoGator folders beside the checkout: ``emogator`` and, when present, ``emogator_extra``
+    and ``emogator_more`` (297 speakers in all)."""
+    roots = (EMOGATOR_DIR, EMOGATOR_EXTRA_DIR, EMOGATOR_MORE_DIR)
+    return [r for r in roots if (r / "labels.csv").exists()] or [EMOGATOR_DIR]
 
 
 def read_emogator(*roots: str | Path) -> Dataset:
