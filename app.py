@@ -9,7 +9,7 @@ models exist) and ``nver_demo.app.choices`` (what a model name resolves to).
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME to change)
 
 API: ``/analyze`` (audio, model, map method, map view), ``/compare`` (audio, models) and ``/timeline``
-(recording, model); see README.md.
+(recording, model, speech check); see README.md.
 """
 
 from __future__ import annotations

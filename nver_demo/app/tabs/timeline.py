@@ -55,8 +55,8 @@ class TimelineTab:
         )
 
     def run(self, path, model, check_speech=True, progress=gr.Progress()):
-        # API /timeline: plot, table, summary, details, files (no docstring: it would become the
-        # endpoint's description, which has been empty since the endpoint exists).
+        # API /timeline: plot, table, summary, details, files. A comment, not a docstring: Gradio
+        # shows a docstring as the endpoint's description, and /timeline's has always been empty.
         _, tl = for_api(self.timeline, path, model, check_speech, progress)
         return self.result(tl)
 
