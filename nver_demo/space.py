@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import glob
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -198,7 +197,9 @@ def deploy(opts: DeployOptions, root: Path = ROOT, api_factory: Callable | None 
     from huggingface_hub import HfApi, metadata_load
 
     if opts.hardware and opts.hardware not in hardware_choices():
-        raise SpaceError(f"Unknown hardware {opts.hardware!r}; choose one of: {', '.join(hardware_choices())}")
+        raise SpaceError(
+            f"Unknown hardware {opts.hardware!r}; choose one of: {', '.join(hardware_choices())}"
+        )
     files = deploy_files(root)
     variables, secrets = opts.variables or {}, opts.secrets or {}
     meta = space_metadata(metadata_load(root / "README.md") or {}, variables, opts.preload)
@@ -268,21 +269,47 @@ def add_parser(sub) -> None:
         epilog=DEPLOY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     p.add_argument("space", metavar="USER/SPACE", help="the Space's id (a bare name goes under your user)")
-    p.add_argument("--private", action="store_true", help="create it private (an existing Space keeps its own)")
-    p.add_argument("--hardware", choices=hardware_choices(), default=None, help="request this hardware (default: the Hub's, cpu-basic)")
-    p.add_argument("--dry-run", action="store_true", help="print the file list, sizes and LFS files; upload nothing")
-    p.add_argument("--variable", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"a Space variable, e.g. {CHECKPOINT_REPO_ENV}=<user>/<repo> (repeatable)")
-    p.add_argument("--secret", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Space secret, e.g. HF_TOKEN=hf_... for a private checkpoint repo (repeatable)")
-    p.add_argument("--preload", action="append", default=[], metavar="REPO",
-                   help="a Hub model repo for the front matter's preload_from_hub (downloaded at build time)")
-    p.add_argument("--keep-remote", action="store_true",
-                   help="keep files on the Space that are not in the deploy set (default: delete them)")
+    p.add_argument(
+        "--private", action="store_true", help="create it private (an existing Space keeps its own)"
+    )
+    p.add_argument(
+        "--hardware",
+        choices=hardware_choices(),
+        default=None,
+        help="request this hardware (default: the Hub's, cpu-basic)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the file list, sizes and LFS files; upload nothing"
+    )
+    p.add_argument(
+        "--variable",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"a Space variable, e.g. {CHECKPOINT_REPO_ENV}=<user>/<repo> (repeatable)",
+    )
+    p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Space secret, e.g. HF_TOKEN=hf_... for a private checkpoint repo (repeatable)",
+    )
+    p.add_argument(
+        "--preload",
+        action="append",
+        default=[],
+        metavar="REPO",
+        help="a Hub model repo for the front matter's preload_from_hub (downloaded at build time)",
+    )
+    p.add_argument(
+        "--keep-remote",
+        action="store_true",
+        help="keep files on the Space that are not in the deploy set (default: delete them)",
+    )
     p.set_defaults(func=cmd_deploy)
     p = actions.add_parser("rehearse", help="stage the deploy set, fresh venv, requirements.txt only, "
                            "start app.py, answer /analyze")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the staged folder and venv (prints where)")
     p.add_argument("--timeout", type=float, default=600, help="seconds for the server to come up")
     p.set_defaults(func=cmd_rehearse)
-

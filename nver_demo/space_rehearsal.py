@@ -184,7 +184,9 @@ def rehearse(keep: bool = False, timeout_s: float = 600, root: Path = space.ROOT
         times["first answer"] = answers[0]["seconds"]
         rss = _rss_mb(proc.pid)
         for a in answers:
-            print_(f"/analyze {Path(a['clip']).name}: {a['label']['label']} ({a['model']}, {a['seconds']:.2f} s)")
+            print_(
+                f"/analyze {Path(a['clip']).name}: {a['label']['label']} ({a['model']}, {a['seconds']:.2f} s)"
+            )
         rest = f", server RSS {rss:.0f} MB" if rss else ""
         print_("rehearsal passed: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()) + rest)
         return answers
