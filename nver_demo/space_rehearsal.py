@@ -137,6 +137,14 @@ def _ask(venv: Path, url: str, clips: list[Path], log_path: Path) -> list[dict]:
     return answers
 
 
+def _answer_line(a: dict) -> str:
+    """One /analyze answer: label, model, wall seconds, and the server's own timings (no loading)."""
+    work = {k: v for k, v in (a.get("timings_s") or {}).items() if not k.startswith("load ")}
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in work.items())
+    return (f"/analyze {Path(a['clip']).name}: {a['label']['label']} ({a['model']}); {a['seconds']:.2f} s "
+            f"wall, server {sum(work.values()):.2f} s ({steps})")  # fmt: skip
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -184,9 +192,7 @@ def rehearse(keep: bool = False, timeout_s: float = 600, root: Path = space.ROOT
         times["first answer"] = answers[0]["seconds"]
         rss = _rss_mb(proc.pid)
         for a in answers:
-            print_(
-                f"/analyze {Path(a['clip']).name}: {a['label']['label']} ({a['model']}, {a['seconds']:.2f} s)"
-            )
+            print_(_answer_line(a))
         rest = f", server RSS {rss:.0f} MB" if rss else ""
         print_("rehearsal passed: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()) + rest)
         return answers
