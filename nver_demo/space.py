@@ -202,7 +202,8 @@ def deploy(opts: DeployOptions, root: Path = ROOT, api_factory: Callable | None 
         )
     files = deploy_files(root)
     variables, secrets = opts.variables or {}, opts.secrets or {}
-    meta = space_metadata(metadata_load(root / "README.md") or {}, variables, opts.preload)
+    original = metadata_load(root / "README.md") or {}
+    meta = space_metadata(original, variables, opts.preload)
     if opts.dry_run:
         out(describe(files))
         if meta.get("preload_from_hub"):
@@ -220,7 +221,7 @@ def deploy(opts: DeployOptions, root: Path = ROOT, api_factory: Callable | None 
     for key, value in secrets.items():
         api.add_space_secret(repo_id, key, value)
     with tempfile.TemporaryDirectory(prefix="nver-space-") as tmp:
-        folder = stage(Path(tmp), files, root, meta)
+        folder = stage(Path(tmp), files, root, meta if meta != original else None)
         api.upload_folder(
             repo_id=repo_id, repo_type="space", folder_path=folder,
             allow_patterns=[glob.escape(f.path) for f in files],
@@ -232,12 +233,12 @@ def deploy(opts: DeployOptions, root: Path = ROOT, api_factory: Callable | None 
 
 
 def cmd_deploy(args) -> None:
-    opts = DeployOptions(
-        args.space, private=args.private, hardware=args.hardware,
-        variables=_pairs(args.variable, "--variable"), secrets=_pairs(args.secret, "--secret"),
-        preload=tuple(args.preload), mirror=not args.keep_remote, dry_run=args.dry_run,
-    )  # fmt: skip
     try:
+        opts = DeployOptions(
+            args.space, private=args.private, hardware=args.hardware,
+            variables=_pairs(args.variable, "--variable"), secrets=_pairs(args.secret, "--secret"),
+            preload=tuple(args.preload), mirror=not args.keep_remote, dry_run=args.dry_run,
+        )  # fmt: skip
         deploy(opts)
     except SpaceError as e:
         raise SystemExit(f"error: {e}") from e
@@ -276,7 +277,9 @@ def add_parser(sub) -> None:
         "--hardware",
         choices=hardware_choices(),
         default=None,
-        help="request this hardware (default: the Hub's, cpu-basic)",
+        metavar="NAME",
+        help="request this hardware: cpu-basic, cpu-upgrade, t4-small, ... any huggingface_hub.SpaceHardware "
+        "(default: the Hub's, cpu-basic)",
     )
     p.add_argument(
         "--dry-run", action="store_true", help="print the file list, sizes and LFS files; upload nothing"
