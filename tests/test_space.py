@@ -266,3 +266,14 @@ def test_rehearsal_failures_name_the_missing_piece():
     env = space_rehearsal.space_env(7861)
     assert env["SYSTEM"] == "spaces" and env["GRADIO_SERVER_PORT"] == "7861"
     assert not [k for k in env if k.startswith(("NVER_", "PYTHONPATH", "VIRTUAL_ENV"))]
+
+
+def test_deploy_without_hub_weights_ships_the_readme_unchanged(monkeypatch):
+    RecordingHub.calls, RecordingHub.uploaded = [], {}
+    monkeypatch.setattr("huggingface_hub.HfApi", RecordingHub)
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    assert cli.main(["space", "deploy", "alice/nver", "--private", "--keep-remote"]) == 0
+    calls = {name: kw for name, _, kw in RecordingHub.calls}
+    assert calls["create_repo"]["private"] is True and calls["upload_folder"]["delete_patterns"] is None
+    assert "request_space_hardware" not in calls and "add_space_variable" not in calls
+    assert RecordingHub.uploaded["README.md"] == (ROOT / "README.md").read_bytes()
