@@ -277,3 +277,12 @@ def test_deploy_without_hub_weights_ships_the_readme_unchanged(monkeypatch):
     assert calls["create_repo"]["private"] is True and calls["upload_folder"]["delete_patterns"] is None
     assert "request_space_hardware" not in calls and "add_space_variable" not in calls
     assert RecordingHub.uploaded["README.md"] == (ROOT / "README.md").read_bytes()
+
+
+def test_a_server_that_dies_at_start_is_reported_with_what_it_missed(tmp_path):
+    log_path = tmp_path / "app.log"
+    with open(log_path, "w") as lf:
+        proc = subprocess.Popen([sys.executable, "-c", "import a_module_nobody_installed"], stdout=lf,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    with pytest.raises(space_rehearsal.RehearsalFailed, match="'a_module_nobody_installed' is not installed"):
+        space_rehearsal._wait_up(proc, "http://127.0.0.1:9", log_path, timeout_s=60)
