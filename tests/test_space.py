@@ -1,6 +1,5 @@
 """nver_demo/space.py: the deploy set, `space deploy` against a recorded stand-in for the Hub API,
-the Space's front matter, packages.txt. The install rehearsal itself runs in .ci/run
-(`python -m nver_demo space rehearse`); here only its failure messages."""
+the Space's front matter, packages.txt. The install rehearsal: tests/test_space_rehearsal.py."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import pytest
 from huggingface_hub import SpaceCard, metadata_load
 from huggingface_hub.utils import filter_repo_objects
 
-from nver_demo import backbones, cli, space, space_rehearsal
+from nver_demo import backbones, cli, space
 from tests.conftest import ROOT
 
 NOT_SHIPPED = ("tests/", "bench/", "scripts/", "results/", "records/", "docs/", "runs/", ".ci/", ".git/")
@@ -254,20 +253,6 @@ def test_deploy_set_covers_what_the_app_imports_and_opens(tmp_path):
     assert used - _paths(space.deploy_files()) == set()  # nothing the app reads is left behind
 
 
-def test_rehearsal_failures_name_the_missing_piece():
-    assert "'umap'" in space_rehearsal.missing_piece(
-        "Traceback ...\nModuleNotFoundError: No module named 'umap'\n"
-    )
-    msg = space_rehearsal.missing_piece(
-        "FileNotFoundError: [Errno 2] No such file: '/s/nver_demo/app/style.css'"
-    )
-    assert "style.css" in msg and "deploy set" in msg
-    assert space_rehearsal.missing_piece("all fine") == ""
-    env = space_rehearsal.space_env(7861)
-    assert env["SYSTEM"] == "spaces" and env["GRADIO_SERVER_PORT"] == "7861"
-    assert not [k for k in env if k.startswith(("NVER_", "PYTHONPATH", "VIRTUAL_ENV"))]
-
-
 def test_deploy_without_hub_weights_ships_the_readme_unchanged(monkeypatch):
     RecordingHub.calls, RecordingHub.uploaded = [], {}
     monkeypatch.setattr("huggingface_hub.HfApi", RecordingHub)
@@ -277,12 +262,3 @@ def test_deploy_without_hub_weights_ships_the_readme_unchanged(monkeypatch):
     assert calls["create_repo"]["private"] is True and calls["upload_folder"]["delete_patterns"] is None
     assert "request_space_hardware" not in calls and "add_space_variable" not in calls
     assert RecordingHub.uploaded["README.md"] == (ROOT / "README.md").read_bytes()
-
-
-def test_a_server_that_dies_at_start_is_reported_with_what_it_missed(tmp_path):
-    log_path = tmp_path / "app.log"
-    with open(log_path, "w") as lf:
-        proc = subprocess.Popen([sys.executable, "-c", "import a_module_nobody_installed"], stdout=lf,
-                                stderr=subprocess.STDOUT)  # fmt: skip
-    with pytest.raises(space_rehearsal.RehearsalFailed, match="'a_module_nobody_installed' is not installed"):
-        space_rehearsal._wait_up(proc, "http://127.0.0.1:9", log_path, timeout_s=60)
