@@ -167,14 +167,39 @@ def _token() -> str:
     return token
 
 
-def _repo_id(api, repo_id: str) -> str:
-    """``<user>/<space>``; a bare name goes under the logged-in user. Checks the token works."""
+#: What to do when the Hub answers a deployment step with this HTTP status.
+HTTP_HINTS = {
+    401: LOGIN_HINT,
+    402: "A Gradio Space on free cpu-basic needs a PRO subscription (Team or Enterprise for an "
+    "organisation); paid hardware needs billing: https://huggingface.co/settings/billing",
+    403: "The token cannot write there: log in with a write token "
+    "(https://huggingface.co/settings/tokens) for a namespace you belong to.",
+}
+
+
+def _hub(step: str, fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)``; a refusal from the Hub becomes a SpaceError saying which step
+    failed and what to do."""
+    from httpx2 import TransportError  # huggingface_hub 2.x's HTTP client
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        user = api.whoami()["name"]
+        return fn(*args, **kwargs)
+    except TransportError as e:
+        raise SpaceError(
+            f"Could not reach the Hub to {step} ({type(e).__name__}: {e}); check the network."
+        ) from e
     except HfHubHTTPError as e:
-        raise SpaceError(f"The Hub refused the token ({e}). {LOGIN_HINT}") from e
+        status = getattr(e.response, "status_code", None)
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SpaceError(
+            f"The Hub refused to {step} (HTTP {status}: {first}). {HTTP_HINTS.get(status, '')}".strip()
+        ) from e
+
+
+def _repo_id(api, repo_id: str) -> str:
+    """``<user>/<space>``; a bare name goes under the logged-in user. Checks the token works."""
+    user = _hub("say who the token belongs to", api.whoami)["name"]
     return repo_id if "/" in repo_id else f"{user}/{repo_id}"
 
 
@@ -212,18 +237,18 @@ def deploy(opts: DeployOptions, root: Path = ROOT, api_factory: Callable | None 
         return None
     api = (api_factory or HfApi)(token=_token())
     repo_id = _repo_id(api, opts.repo_id)
-    url = api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True,
-                          private=opts.private, space_hardware=opts.hardware)  # fmt: skip
+    url = _hub(f"create the Space {repo_id}", api.create_repo, repo_id, repo_type="space", space_sdk="gradio",
+               exist_ok=True, private=opts.private, space_hardware=opts.hardware)  # fmt: skip
     if opts.hardware:  # create_repo's hardware only applies to a new Space
-        api.request_space_hardware(repo_id, opts.hardware)
+        _hub(f"give {repo_id} {opts.hardware}", api.request_space_hardware, repo_id, opts.hardware)
     for key, value in variables.items():
-        api.add_space_variable(repo_id, key, value)
+        _hub(f"set the variable {key}", api.add_space_variable, repo_id, key, value)
     for key, value in secrets.items():
-        api.add_space_secret(repo_id, key, value)
+        _hub(f"set the secret {key}", api.add_space_secret, repo_id, key, value)
     with tempfile.TemporaryDirectory(prefix="nver-space-") as tmp:
         folder = stage(Path(tmp), files, root, meta if meta != original else None)
-        api.upload_folder(
-            repo_id=repo_id, repo_type="space", folder_path=folder,
+        _hub(
+            f"upload to {repo_id}", api.upload_folder, repo_id=repo_id, repo_type="space", folder_path=folder,
             allow_patterns=[glob.escape(f.path) for f in files],
             delete_patterns=["*"] if opts.mirror else None,
             commit_message=f"Deploy {len(files)} files with python -m nver_demo space deploy",

@@ -262,3 +262,23 @@ def test_deploy_without_hub_weights_ships_the_readme_unchanged(monkeypatch):
     assert calls["create_repo"]["private"] is True and calls["upload_folder"]["delete_patterns"] is None
     assert "request_space_hardware" not in calls and "add_space_variable" not in calls
     assert RecordingHub.uploaded["README.md"] == (ROOT / "README.md").read_bytes()
+
+
+def test_a_refusal_from_the_hub_is_a_sentence_with_what_to_do(monkeypatch):
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    class PaymentRequired(RecordingHub):
+        def create_repo(self, *a, **k):
+            response = httpx2.Response(
+                402, request=httpx2.Request("POST", "https://huggingface.co/api/repos/create")
+            )
+            raise HfHubHTTPError("402 Payment Required", response=response)
+
+    RecordingHub.calls, RecordingHub.uploaded = [], {}
+    monkeypatch.setattr("huggingface_hub.HfApi", PaymentRequired)
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["space", "deploy", "alice/nver"])
+    assert "create the Space alice/nver" in str(e.value.code) and "HTTP 402" in str(e.value.code)
+    assert "PRO subscription" in str(e.value.code) and not RecordingHub.uploaded
