@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .training import pairs_cli
 
     pairs_cli.add_parser(sub)
+    from . import space  # space deploy / space rehearse (no training imports)
+
+    space.add_parser(sub)
     return parser
 
 
