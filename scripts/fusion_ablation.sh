@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The fusion ablation of the README ("Does fusion help? RENO as its authors publish it"): 5-fold
+# The fusion ablation of docs/fusion.md ("Does fusion help?"): 5-fold
 # speaker-grouped cross-validation on cached embeddings of all 200 EmoGator speakers.
 #
 #   bash scripts/fusion_ablation.sh            # every row not yet measured, in priority order
 #   bash scripts/fusion_ablation.sh reno       # only rows whose name contains "reno"
-#   python scripts/fusion_table.py --readme    # the README table from what was measured
+#   python scripts/fusion_table.py --write     # the docs/fusion.md table from what was measured
 #
 # Rows that are shipped checkpoints (reno, concat, mata) run `train` into checkpoints/ (their
 # config.json holds the CV numbers); the other rows run `evaluate` into results/fusion/<row>.json.

@@ -1,7 +1,7 @@
-"""The README's fusion ablation table, from what scripts/fusion_ablation.sh measured.
+"""The fusion ablation table of docs/fusion.md, from what scripts/fusion_ablation.sh measured.
 
     python scripts/fusion_table.py             # print it
-    python scripts/fusion_table.py --readme    # also write it into README.md between its markers
+    python scripts/fusion_table.py --write     # also write it into docs/fusion.md between its markers
 
 Rows that are shipped checkpoints read checkpoints/<name>/config.json; the others read
 results/fusion/<name>.json (written by ``python -m nver_demo evaluate --out``). A row not yet
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN = "<!-- fusion-table: python scripts/fusion_table.py --readme -->"
+BEGIN = "<!-- fusion-table: python scripts/fusion_table.py --write -->"
 END = "<!-- /fusion-table -->"
 A, B = os.environ.get("A", "whisper-base"), os.environ.get("B", "ge2e")
 P = f"{A}+{B}"
@@ -120,10 +120,10 @@ def table() -> str:
 def main() -> None:
     text = table()
     print(text)
-    if "--readme" in sys.argv:
-        from results_table import write_into_readme  # this script's folder is on sys.path
+    if "--write" in sys.argv:
+        from results_table import write_between_markers  # this script's folder is on sys.path
 
-        write_into_readme(BEGIN, END, text)
+        write_between_markers(ROOT / "docs" / "fusion.md", BEGIN, END, text)
 
 
 if __name__ == "__main__":

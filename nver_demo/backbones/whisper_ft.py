@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from ..models.whisper_encoder import WhisperEncoder
-from . import register
 from .base import BackboneSpec, WeightsUnavailable
+from .registry import register
 from .whisper import VARIANTS, WhisperBackbone, WhisperVariant, load_encoder
 
 NAME = "whisper-base-ft"

@@ -22,8 +22,8 @@ import torch
 
 from ..models.whisper_encoder import WhisperEncoder
 from ..models.whisper_vb import TunedTop
-from . import register
 from .base import BackboneSpec, WeightsUnavailable
+from .registry import register
 from .whisper import VARIANTS, WhisperBackbone, encoder_input, load_encoder
 
 NAME = "whisper-base-vb"
