@@ -63,7 +63,6 @@ from . import languagebind as _languagebind  # noqa: E402,F401
 from . import offline as _offline  # noqa: E402,F401
 from . import whisper as _whisper  # noqa: E402,F401
 from . import whisper_ft as _whisper_ft  # noqa: E402,F401
-from . import whisper_vb as _whisper_vb  # noqa: E402,F401
 
 __all__ = [
     "FAMILIES",
