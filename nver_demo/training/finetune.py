@@ -11,8 +11,8 @@ probe; early stopping on held-out training speakers keeps the probe as the floor
 log-mel (``<work>/mels.npz``): crops of both ends, SpecAugment time and frequency masks. A fold scores
 the default head, LDA, on the tuned against the frozen features of its training speakers, on its test
 speakers; the checkpoint's CV is the folds' (each fold's encoder never saw its test speakers).
-The levers screened before (speaker adversary, supervised contrastive, VTLP, weight averaging, mixup,
-label smoothing, other blocks, block 4 alone) are at git tag ``pre-house-experiments``.
+Levers screened before (speaker adversary, supcon, VTLP, weight averaging, mixup, label smoothing, other
+blocks, block 4 alone): git tag ``pre-house-experiments``.
 """
 
 from __future__ import annotations
@@ -41,19 +41,24 @@ DEFAULT_WORK = Path("runs/encoder_finetune")
 
 @dataclass(frozen=True)
 class FinetuneConfig:
+    """The shipped recipe (docs/accuracy.md); ``--set FIELD=VALUE`` changes a field."""
+
+    # AdamW at a constant rate on the encoder (stem + blocks 1-4) and the probe's linear layer
     epochs: int = 3
-    batch_size: int = 32
+    batch_size: int = 32  # clips of similar length
     lr_encoder: float = 1e-5
     lr_head: float = 1e-5
     weight_decay: float = 0.01
+    # augmentation of each training clip's log-mel
     crop: float = 0.15  # up to this share of frames cut from the start and from the end
     time_masks: int = 2
     time_width: float = 0.1  # each time mask up to this share of the clip
     freq_masks: int = 2
     freq_width: int = 8  # mel bands
+    # validation macro-F1 on held-out training speakers: the weights of the best evaluation are kept
     evals_per_epoch: int = 1
-    bf16: bool = True  # autocast for the training passes; evaluation stays float32
     val_fraction: float = 0.15
+    bf16: bool = True  # autocast for the training passes; evaluation stays float32
     seed: int = 0
 
 
@@ -222,10 +227,10 @@ def data_record(dataset, groups: np.ndarray) -> dict:
 
 def run_fold(encoder, mels, base, y, groups, n_classes, k, config, work: Path | None = None,
              device=torch.device("cpu"), progress=True, n_splits: int = 5, labels=None, data=None) -> dict:  # fmt: skip
-    """Fine-tune on fold ``k``'s training speakers, then fit LDA on the frozen and on the tuned
-    features of the whole training fold and score both on its test speakers. Writes ``fold<k>.json``
-    (scores, with ``data``: :func:`data_record`), ``fold<k>.npz`` (test indices, out-of-fold
-    probabilities) and ``fold<k>.features.npy`` (the tuned features of every clip, float16) to ``work``."""
+    """Fine-tune on fold ``k``'s training speakers, then fit LDA on the frozen and on the tuned features
+    of the whole training fold and score both on its test speakers. Writes to ``work``: ``fold<k>.json``
+    (scores, ``data``: :func:`data_record`), ``fold<k>.npz`` (test indices, out-of-fold probabilities)
+    and ``fold<k>.features.npy`` (the tuned features of every clip, float16)."""
     from .experiment import family_scores
 
     train_idx, test_idx = train.speaker_folds(y, groups, n_splits, 0)[k]
