@@ -4,7 +4,7 @@
     python scripts/fusion_table.py --write     # also write it into docs/fusion.md between its markers
 
 Rows that are shipped checkpoints read checkpoints/<name>/config.json; the others read
-results/fusion/<name>.json (written by ``python -m nver_demo evaluate --out``). A row not yet
+records/fusion/<name>.json (written by ``python -m nver_demo evaluate --out``). A row not yet
 measured is listed as missing, with the command that measures it.
 """
 
@@ -51,7 +51,7 @@ def result(name: str, shipped: bool) -> dict | None:
             return None
         cv = meta.get("metrics", {}).get("cv")
         return {**cv, "config": meta["training"]["config"], "params": meta.get("parameters")} if cv else None
-    path = ROOT / "results" / "fusion" / f"{name}.json"
+    path = ROOT / "records" / "fusion" / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -70,9 +70,9 @@ def single_candidates(backbone: str) -> list[tuple[str, str, dict]]:
             if cv and "200 speakers" in meta["training"]["data"]:  # the same clips as the other rows
                 out.append((head, f"`checkpoints/{head}-{backbone}`", cv))
                 continue
-        path = ROOT / "results" / "fusion" / f"{head}-{backbone}.json"
+        path = ROOT / "records" / "fusion" / f"{head}-{backbone}.json"
         if path.is_file():
-            out.append((head, f"`results/fusion/{path.name}`", json.loads(path.read_text())))
+            out.append((head, f"`records/fusion/{path.name}`", json.loads(path.read_text())))
     return out
 
 
@@ -91,7 +91,7 @@ def table() -> str:
             )
             continue
         epochs = ", ".join(str(f.get("best_epoch", "")) for f in r["folds"]) if r["folds"] else ""
-        src = f"`checkpoints/{name}`" if shipped else f"`results/fusion/{name}.json`"
+        src = f"`checkpoints/{name}`" if shipped else f"`records/fusion/{name}.json`"
         out.append(
             f"| {what} | {r['accuracy_mean']:.1f} ± {r['accuracy_std']:.1f} "
             f"| {r['macro_f1_mean']:.1f} ± {r['macro_f1_std']:.1f} | {epochs} | {src} |"

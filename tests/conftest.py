@@ -44,9 +44,8 @@ EXAMPLES = ROOT / "examples"
 SLOW_FIXTURES = {"app_url", "app_checkpoints", "tiny_checkpoint"}
 #: Whole files that are slow: training folds and end-to-end pipelines.
 SLOW_FILES = {
-    "test_adapt.py",  # a fine-tuning run end to end (26.5 s)
-    "test_encoder_finetune.py",  # fine-tuning folds on a tiny encoder (20.2 s, 8.6 s, 7.8 s, 6.2 s, ...)
-    "test_finetune.py",  # block-4 fine-tuning (6.3 s)
+    "test_finetune.py",  # fine-tuning folds, the final fit and the checkpoint on a tiny encoder (98 s in all)
+    "test_space_rehearsal.py",  # builds a staged Space folder
     "test_paper_pairs.py",  # extract, merge, train, publish, then the app on it (17.2 s setup, 10.9 s)
 }
 #: Single slow tests (all their parameters), measured 2026-12-04 on the shared 2-core machine: first

@@ -20,7 +20,6 @@ from . import languagebind as _languagebind  # noqa: F401
 from . import offline as _offline  # noqa: F401
 from . import whisper as _whisper  # noqa: F401
 from . import whisper_ft as _whisper_ft  # noqa: F401
-from . import whisper_vb as _whisper_vb  # noqa: F401
 from .base import FAMILIES, Backbone, BackboneSpec, WeightsUnavailable, pick_device  # noqa: F401
 from .registry import available, load, register, spec
 
