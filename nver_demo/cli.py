@@ -306,9 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pairs_cli.add_parser(sub)
     finetune.add_parser(sub)
-    from . import space  # space deploy / space rehearse (no training imports)
+    from . import space_cli  # space deploy / space rehearse (no training imports)
 
-    space.add_parser(sub)
+    space_cli.add_parser(sub)
     return parser
 
 
