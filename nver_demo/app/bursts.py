@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import audio, inputs
+from ..quiet_imports import no_pkg_resources_warning
 
 SAMPLE_RATE = 16000
 #: Longest recording accepted (seconds).
@@ -76,7 +77,8 @@ class BurstDetector:
     :meth:`flush` at the end of the recording."""
 
     def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
-        import webrtcvad
+        with no_pkg_resources_warning():  # webrtcvad imports pkg_resources (see quiet_imports)
+            import webrtcvad
 
         self.c = config
         self.vad = webrtcvad.Vad(config.vad_aggressiveness)

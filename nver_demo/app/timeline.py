@@ -161,7 +161,8 @@ def check_file(path: str | Path | None) -> Path:
     (:mod:`nver_demo.inputs`: nothing given, not found, a folder, empty, not audio by its content,
     undecodable, too short), or one saying it is longer than 30 minutes."""
     src = inputs.check_file(path)
-    inputs.decode(src, max_seconds=1.0)  # a corrupt file gets the same sentence as on Analyze
+    data, sr = inputs.decode(src, max_seconds=1.0)  # a corrupt file: the same sentence as on Analyze
+    inputs.check_finite(audio.to_mono(audio.to_float(data)), sr, src.name)  # later ones: bursts.stream
     seconds = bursts.duration(src.path)
     if seconds is not None and seconds < audio.MIN_DURATION_S:
         raise inputs.too_short(src.name, seconds)
