@@ -196,19 +196,25 @@ class UploadCache:
             if size > self.cap:
                 _remove(p, self.root)
                 raise UploadRefused(
-                    f"'{name}' is {size / MIB:.0f} MB, more than this server keeps for all uploads together "
-                    f"({self.cap / MIB:.0f} MB). Upload a shorter recording, or the same sound as mp3 or ogg "
+                    f"'{name}' is {_size(size)}, more than this server keeps for all uploads together "
+                    f"({_size(self.cap)}). Upload a shorter recording, or the same sound as mp3 or ogg "
                     "(about ten times smaller than wav)."
                 )
             result = self.sweep(keep=[p])
             if result.total > self.cap:
                 _remove(p, self.root)
                 raise UploadRefused(
-                    f"The server's upload space is full right now ({result.total / MIB:.0f} of "
-                    f"{self.cap / MIB:.0f} MB, in use by other visitors' files), so '{name}' could not be kept. "
+                    f"The server's upload space is full right now ({_size(result.total)} of "
+                    f"{_size(self.cap)}, in use by other visitors' files), so '{name}' could not be kept. "
                     "Please try again in a minute or two."
                 )
         return Admission(self, p)
+
+
+def _size(n: int) -> str:
+    if n >= 10 * MIB:
+        return f"{n / MIB:.0f} MB"
+    return f"{n / MIB:.1f} MB" if n >= MIB // 10 else f"{n / 1024:.0f} KB"
 
 
 def _remove(path: Path, root: Path) -> bool:
