@@ -217,3 +217,24 @@ def test_silence_and_too_short_are_refused_by_the_timeline_too(tmp_path, tiny_ch
         clip_select.read_clip(silent)
     short = write(tmp_path / "blip.wav", burst(0.02), SR)
     assert _sentence(timeline.run, short, predictor, gate=False) == _sentence(clip_select.read_clip, short)
+
+
+def test_ffmpegs_error_is_quoted_without_the_path(tmp_path, tiny_checkpoint, monkeypatch):
+    """ffmpeg names its input by its full path; the sentence quotes its error with the file's name
+    instead (a stand-in ffmpeg on PATH says what the real one says about a corrupt file)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ffmpeg"
+    fake.write_text('#!/bin/sh\nfor a; do case "$a" in /*) p="$a";; esac; done\n'
+                    'echo "$p: Invalid data found when processing input" >&2\nexit 1\n')  # fmt: skip
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    upload = tmp_path / "gradio" / "0f3c9a" / "party.m4a"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"\x00\x00\x00\x18ftypM4A " + bytes(range(256)) * 8)  # an m4a header, then garbage
+    expected = (
+        "Could not decode 'party.m4a' as m4a audio: the file looks corrupt or uses a codec that cannot "
+        "be read here (party.m4a: Invalid data found when processing input)."
+    )
+    assert _sentence(clip_select.read_clip, upload) == expected
+    assert _sentence(timeline.run, upload, Predictor.load(tiny_checkpoint), gate=False) == expected
