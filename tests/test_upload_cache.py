@@ -157,3 +157,20 @@ def test_the_endpoints_refuse_an_upload_that_cannot_fit(client, tmp_path, monkey
     for api, args in (("/analyze", ()), ("/compare", (["reno-tiny"],)), ("/timeline", ("reno-tiny", False))):
         with pytest.raises(AppError, match=r"^'laugh\.wav' is 31 KB, more than this server keeps"):
             client.predict(handle_file(str(clip)), *args, api_name=api)
+
+
+def test_a_request_under_the_cap_does_not_walk_the_folder(tmp_path, monkeypatch):
+    """After a sweep, uploads that fit in the measured size plus what was admitted since are let
+    in without listing the folder; one that would not fit makes a real sweep."""
+    first = _upload(tmp_path, "a.wav", 100 * KB)
+    cache = UploadCache(tmp_path, cap=250 * KB, grace_s=0)
+    cache.sweep()  # measures 100 KB
+    walks = []
+    real = cache._entries
+    monkeypatch.setattr(cache, "_entries", lambda: walks.append(1) or real())
+    second = _upload(tmp_path, "b.wav", 100 * KB)
+    cache.admit(second)  # 100 + 100 <= 250: no walk
+    assert walks == []
+    third = _upload(tmp_path, "c.wav", 100 * KB)
+    cache.admit(third)  # 300 > 250 by the estimate: a sweep, which evicts the oldest
+    assert walks == [1] and not first.exists() and second.exists() and third.exists()

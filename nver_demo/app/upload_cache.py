@@ -123,6 +123,9 @@ class UploadCache:
         self.protect = list(protect)
         self._held: Counter[Path] = Counter()
         self._lock = threading.Lock()
+        # The folder's size as of the last sweep plus what was admitted since: a request under the
+        # cap skips the walk over the folder (thousands of files); a sweep refreshes it.
+        self._estimate: tuple[int, float] | None = None  # (bytes, when measured)
 
     # --- in use ---
 
@@ -165,6 +168,7 @@ class UploadCache:
         with self._lock:
             entries = self._entries()
             total = sum(e.size for e in entries)
+            self._estimate = (total, time.monotonic())
             if self.cap is None or total <= self.cap:
                 return Sweep(total)
             never = self._protected() | {Path(p).resolve() for p in keep}
@@ -179,6 +183,7 @@ class UploadCache:
                     result.total -= e.size
                     result.freed += e.size
                     result.removed.append(e.path)
+            self._estimate = (result.total, time.monotonic())
         if result.removed:
             log.info("upload cache over %d MiB: removed %d file(s), %.1f MiB, oldest first",
                      self.cap // MIB, len(result.removed), result.freed / MIB)  # fmt: skip
@@ -200,6 +205,8 @@ class UploadCache:
                     f"({_size(self.cap)}). Upload a shorter recording, or the same sound as mp3 or ogg "
                     "(about ten times smaller than wav)."
                 )
+            if self._fits(size):  # the last sweep left room for it: no walk over the folder
+                return Admission(self, p)
             result = self.sweep(keep=[p])
             if result.total > self.cap:
                 _remove(p, self.root)
@@ -209,6 +216,18 @@ class UploadCache:
                     "Please try again in a minute or two."
                 )
         return Admission(self, p)
+
+    def _fits(self, size: int) -> bool:
+        """Whether the folder, as measured by a sweep less than :data:`SWEEP_S` ago plus what was
+        admitted since (the upload itself included), stays under the cap; counts it in if so."""
+        with self._lock:
+            if self._estimate is None or time.monotonic() - self._estimate[1] > SWEEP_S:
+                return False
+            total = self._estimate[0] + size
+            if total > self.cap:
+                return False
+            self._estimate = (total, self._estimate[1])
+            return True
 
 
 def _size(n: int) -> str:
