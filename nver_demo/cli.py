@@ -213,7 +213,8 @@ def cmd_predict(args) -> None:
         if args.json:
             print(json.dumps({"file": str(f), "model": model.name, "label": pred.label, "probs": pred.probs,
                               "family": pred.family, "families": pred.families,
-                              "calibrated": pred.calibrated, "reliability": pred.reliability}))  # fmt: skip
+                              "calibrated": pred.calibrated, "reliability": pred.reliability,
+                              **pred.trust()}))  # fmt: skip
             continue
         print(f"{f}  ({model.name})")
         for label, p in pred.top(args.top):
@@ -222,6 +223,7 @@ def cmd_predict(args) -> None:
             print(f"  family of the top emotion: {pred.family} ({pred.families[pred.family] * 100:.0f} % in all)")
         if pred.reliability:
             print(f"  {pred.reliability}")
+        print(f"  {pred.novelty_line()}")
 
 
 def cmd_timeline(args) -> None:
