@@ -110,6 +110,7 @@ def save(model: NoveltyModel, directory: str | Path) -> Path:
 
     path = Path(directory) / FILE
     save_file(model.to_tensors(), str(path), metadata={"score": SCORE})
+    path.chmod(0o644)  # readable like the checkpoint's other files
     return path
 
 

@@ -133,16 +133,18 @@ def summarise(scores: np.ndarray, correct: np.ndarray, threshold: float) -> dict
 
 
 def fit_checkpoint(model_dir: str | Path, *, share: float = SHARE, folds: int = FOLDS,
-                   compute_missing: bool = False, work: Path = WORK) -> dict:  # fmt: skip
-    """Fit and write the novelty model and threshold of one checkpoint folder; returns the record."""
+                   compute_missing: bool = False, work: Path = WORK, dataset: datasets.Dataset | None = None,
+                   emb_cache: cache.EmbeddingCache | None = None) -> dict:  # fmt: skip
+    """Fit and write the novelty model and threshold of one checkpoint folder; returns the record.
+    ``dataset`` defaults to every EmoGator folder (:func:`datasets.read_emogator`)."""
     if not 0 < share < 0.5:
         raise ValueError(f"share must be between 0 and 0.5, got {share}")
     directory = checkpoint.resolve(model_dir)
     cfg_path = directory / "config.json"
     meta = json.loads(cfg_path.read_text(encoding="utf-8"))
     shrinkage = float(meta.get("head_config", {}).get("shrinkage", 0.6))
-    ds = datasets.read_emogator()
-    x, y, groups, dropped = features(meta, ds, cache.EmbeddingCache(), compute_missing)
+    ds = dataset if dataset is not None else datasets.read_emogator()
+    x, y, groups, dropped = features(meta, ds, emb_cache or cache.EmbeddingCache(), compute_missing)
     if len(np.unique(groups)) < folds:
         raise ValueError(f"{len(np.unique(groups))} speakers cached: need at least {folds} for {folds} folds")
     oof = out_of_fold(meta, x, y, groups, folds=folds, shrinkage=shrinkage, work=work / directory.name)
@@ -161,7 +163,7 @@ def fit_checkpoint(model_dir: str | Path, *, share: float = SHARE, folds: int = 
         "shrinkage": shrinkage,
         "n_clips": int(len(y)),
         "n_speakers": int(len(np.unique(groups))),
-        "not_used": dropped,
+        "excluded_near_silent_or_undecodable": dropped,
         "data": ds.description + ("" if compute_missing else "; clips with cached embeddings only"),
         "out_of_fold": summarise(oof["scores"], oof["correct"], threshold),
         "key": oof["key"],
