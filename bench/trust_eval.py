@@ -134,11 +134,11 @@ def embed_rows(rows, backbone: str):
             survivors = sum(voice_check.check(b.wave, 16000).is_voice for b in found)
             emb = get_backbone(backbone).embed(wave, sr)
             np.savez(f, emb=emb, voice=check.is_voice, reasons=json.dumps(check.reasons),
-                     detected=len(found), survivors=survivors)  # fmt: skip
+                     detected=len(found), survivors=survivors, measures=json.dumps(check.measures))  # fmt: skip
         r = np.load(f)
         out.append({"set": setname, "name": name, "label": label, "emb": r["emb"], "voice": bool(r["voice"]),
                     "reasons": json.loads(str(r["reasons"])), "detected": int(r["detected"]),
-                    "survivors": int(r["survivors"])})  # fmt: skip
+                    "survivors": int(r["survivors"]), "measures": json.loads(str(r["measures"]))})  # fmt: skip
     return out
 
 
@@ -150,13 +150,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="lda-whisper-base-ft")
     ap.add_argument("--n", type=int, default=60, help="held-out EmoGator clips (each also through every channel)")
+    ap.add_argument("--folders", nargs="*", default=["emogator"],
+                    help="EmoGator folders whose cached clips are the in-domain set (as novelty_fit --folders)")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     meta = checkpoint.read_meta(args.model)
     meta["name"] = checkpoint.resolve(args.model).name
     a = float(meta.get("head_config", {}).get("shrinkage", 0.6))
-    ds = datasets.read_emogator()
-    x, y, groups, _ = novelty_fit.features(meta, ds, cache.EmbeddingCache(), False)
+    x, y, groups, _ = novelty_fit.features(meta, novelty_fit.read_folders(args.folders), cache.EmbeddingCache(), False)
+    ds = datasets.read_emogator()  # every folder: the held-out clips come from the others
     oof = out_of_fold(meta, x, y, groups, a)
     thr = {s: float(np.quantile(oof[s], 0.95)) for s in SCORES}
     correct = oof["pred"] == y
@@ -165,14 +167,14 @@ def main() -> None:
     [backbone] = meta["backbones"]
     rows = embed_rows(held_out_sets(ds, set(groups), args.n), backbone)
     shipped = Predictor.load(args.model)
-    lines = [f"| set | n | no voice | " + " | ".join(f"flagged: {s}" for s in SCORES)
-             + " | out of domain (shipped rule) | accuracy all / unflagged | Timeline bursts left |",
-             "|" + "---|" * (len(SCORES) + 6)]  # fmt: skip
+    lines = ["| set | n | bandwidth / noise floor | no voice | " + " | ".join(f"novel: {s}" for s in SCORES)
+             + " | out of domain (shipped) | of those it gets right | accuracy all / unflagged | Timeline bursts left |",
+             "|" + "---|" * (len(SCORES) + 8)]  # fmt: skip
     flag_oof = {s: oof[s] > thr[s] for s in SCORES}
-    lines.append(f"| EmoGator, unseen speakers (out-of-fold, {len(np.unique(groups))} speakers) | {len(y)} | – | "
+    lines.append(f"| EmoGator, unseen speakers (out-of-fold, {len(np.unique(groups))} speakers) | {len(y)} | – | – | "
                  + " | ".join(pct(flag_oof[s].mean()) for s in SCORES)
-                 + f" | {pct(flag_oof['subspace'].mean())} | {100 * correct.mean():.1f} % / "
-                 f"{100 * correct[~flag_oof['subspace']].mean():.1f} % | – |")  # fmt: skip
+                 + f" | {pct(flag_oof['subspace'].mean())} | {pct(flag_oof['subspace'][correct].mean())} | "
+                 f"{100 * correct.mean():.1f} % / {100 * correct[~flag_oof['subspace']].mean():.1f} % | – |")  # fmt: skip
     labels = meta["labels"]
     for setname in dict.fromkeys(r["set"] for r in rows):
         rs = [r for r in rows if r["set"] == setname]
@@ -180,15 +182,19 @@ def main() -> None:
         sc = score_all(xs)
         flags = {s: sc[s] > thr[s] for s in SCORES}
         nov = np.array([not r["voice"] for r in rs])
-        ood = nov | flags["subspace"]
-        acc = "–"
+        ood = nov | (shipped.novelty.scores(xs) > shipped.novelty.threshold)
+        acc = right = "–"
         if rs[0]["label"] is not None:
             preds = [shipped.predict_embeddings({backbone: r["emb"]}).label for r in rs]
             ok = np.array([p == r["label"] for p, r in zip(preds, rs)])
             acc = f"{100 * ok.mean():.0f} % / " + (f"{100 * ok[~ood].mean():.0f} %" if (~ood).any() else "–")
+            right = pct(ood[ok].mean()) if ok.any() else "–"
         left = sum(r["survivors"] for r in rs)
-        lines.append(f"| {setname} | {len(rs)} | {pct(nov.mean())} | " + " | ".join(pct(flags[s].mean()) for s in SCORES)
-                     + f" | {pct(ood.mean())} | {acc} | {left} of {sum(r['detected'] for r in rs)} |")  # fmt: skip
+        bw = np.median([r["measures"].get("bandwidth_hz", np.nan) for r in rs])
+        floor = np.median([r["measures"].get("noise_floor_db", np.nan) for r in rs])
+        lines.append(f"| {setname} | {len(rs)} | {bw / 1000:.1f} kHz / {floor:.0f} dB | {pct(nov.mean())} | "
+                     + " | ".join(pct(flags[s].mean()) for s in SCORES)
+                     + f" | {pct(ood.mean())} | {right} | {acc} | {left} of {sum(r['detected'] for r in rs)} |")  # fmt: skip
     table = "\n".join(lines)
     thr_line = ", ".join(f"{s} {thr[s]:.3f}" for s in SCORES)
     text = f"{table}\n\nThresholds (95th out-of-fold percentile): {thr_line}. Labels: {len(labels)}.\n"

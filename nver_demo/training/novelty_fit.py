@@ -175,16 +175,31 @@ def fit_checkpoint(model_dir: str | Path, *, share: float = SHARE, folds: int = 
     return record
 
 
+def read_folders(folders: list[str] | None) -> datasets.Dataset:
+    """EmoGator from the named folders (a bare name is looked up beside the default folder)."""
+    if not folders:
+        return datasets.read_emogator()
+    roots = [Path(f) if Path(f).is_dir() else datasets.EMOGATOR_DIR.parent / f for f in folders]
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        raise ValueError(f"no such EmoGator folder: {', '.join(missing)}")
+    return datasets.read_emogator(*roots)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", nargs="+", required=True, help="checkpoint folder(s) or shipped name(s)")
     ap.add_argument("--share", type=float, default=SHARE, help="share of unseen-speaker clips flagged")
     ap.add_argument("--folds", type=int, default=FOLDS)
     ap.add_argument("--compute-missing", action="store_true", help="embed clips missing from the cache")
+    ap.add_argument("--folders", nargs="*", default=None,
+                    help="EmoGator folders (paths, or names beside the default one: emogator emogator_extra); "
+                         "default: every folder")  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    ds = read_folders(args.folders)
     for m in args.model:
-        rec = fit_checkpoint(m, share=args.share, folds=args.folds, compute_missing=args.compute_missing)
+        rec = fit_checkpoint(m, share=args.share, folds=args.folds, compute_missing=args.compute_missing, dataset=ds)
         print(f"{m}: threshold {rec['threshold']} on {rec['n_clips']} clips / {rec['n_speakers']} speakers; "
               f"out of fold {rec['out_of_fold']}")  # fmt: skip
 
