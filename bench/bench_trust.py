@@ -29,7 +29,9 @@ def main() -> None:
     torch.set_num_threads(1)
     p = Predictor.load(args.model)
     if p.novelty is None:
-        raise SystemExit(f"{args.model} has no novelty model: python -m nver_demo.training.novelty_fit --model ...")
+        raise SystemExit(
+            f"{args.model} has no novelty model: python -m nver_demo.training.novelty_fit --model ..."
+        )
     clips = [audio.load(f) for f in EXAMPLES]
     p.predict(*clips[0])  # warm-up: backbone load, first-call costs
     total, checks, score = [], [], []
@@ -52,7 +54,9 @@ def main() -> None:
     print(f"{len(total)} predictions of {len(clips)} example clips with {args.model} (1 thread)")
     print(f"  whole prediction  median {1000 * statistics.median(total):7.1f} ms")
     print(f"  signal checks     median {1000 * statistics.median(checks):7.2f} ms")
-    print(f"  novelty score     median {1000 * statistics.median(score):7.3f} ms (alone {1000 * alone:.3f} ms)")
+    print(
+        f"  novelty score     median {1000 * statistics.median(score):7.3f} ms (alone {1000 * alone:.3f} ms)"
+    )
     ratio = sum(c + s for c, s in zip(checks, score)) / sum(total)
     print(f"  checks + novelty / whole prediction = {100 * ratio:.2f} % (target <= 5 %)")
 

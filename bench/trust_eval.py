@@ -48,13 +48,17 @@ def _eigh_fit(x, y, k, a):
     cov = (1 - a) * cov + a * np.trace(cov) / len(cov) * np.eye(len(cov))
     ev, evec = np.linalg.eigh(cov)
     w = evec / np.sqrt(ev)
-    return mean, std, means @ w, w
+    return mean, std, means, w
 
 
 def scorers(x, y, k, a, head):
     """Fit every candidate on (x, y): a function (n, d) -> {score name: (n,)}."""
-    sub = novelty.fit(x, y, k, a)
-    mean, std, centres_w, w = _eigh_fit(x, y, k, a)
+    mean, std, means, w = _eigh_fit(x, y, k, a)
+    centres_w = means @ w
+    # the shipped subspace model from the same whitening (novelty.fit's steps, one eigh not two)
+    _, sv, vt = np.linalg.svd((means - means.mean(0)) @ w, full_matrices=False)
+    proj = w @ vt[: int(min(k - 1, (sv > 1e-9 * sv[0]).sum()))].T
+    sub = novelty.NoveltyModel(mean, std, proj, means @ proj)
     train_u = sub.coordinates(x)
 
     def score(xt):
@@ -96,10 +100,19 @@ def held_out_sets(ds: datasets.Dataset, seen_speakers: set[str], n: int, seed: i
     pick = [more[i] for i in rng.choice(len(more), min(n, len(more)), replace=False)]
     rows = []
     for it in pick:
-        rows.append(("EmoGator, unseen speakers (emogator_more)", it.path.name, it.label, lambda it=it: audio.load(it.path)))
+        rows.append(
+            (
+                "EmoGator, unseen speakers (emogator_more)",
+                it.path.name,
+                it.label,
+                lambda it=it: audio.load(it.path),
+            )
+        )
         for ch in trust_sounds.CHANNELS:
+
             def make(it=it, ch=ch):
                 return trust_sounds.channel_shift(*audio.load(it.path), ch)
+
             rows.append((f"same clips, channel: {ch}", f"{ch}/{it.path.name}", it.label, make))
     for name, text in trust_sounds.ESPEAK.items():
         for voice, pitch in (("en", 40), ("en+f3", 70), ("de", 50)):
@@ -149,15 +162,23 @@ def pct(v) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="lda-whisper-base-ft")
-    ap.add_argument("--n", type=int, default=60, help="held-out EmoGator clips (each also through every channel)")
-    ap.add_argument("--folders", nargs="*", default=["emogator"],
-                    help="EmoGator folders whose cached clips are the in-domain set (as novelty_fit --folders)")
+    ap.add_argument(
+        "--n", type=int, default=60, help="held-out EmoGator clips (each also through every channel)"
+    )
+    ap.add_argument(
+        "--folders",
+        nargs="*",
+        default=["emogator"],
+        help="EmoGator folders whose cached clips are the in-domain set (as novelty_fit --folders)",
+    )
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     meta = checkpoint.read_meta(args.model)
     meta["name"] = checkpoint.resolve(args.model).name
     a = float(meta.get("head_config", {}).get("shrinkage", 0.6))
-    x, y, groups, _ = novelty_fit.features(meta, novelty_fit.read_folders(args.folders), cache.EmbeddingCache(), False)
+    x, y, groups, _ = novelty_fit.features(
+        meta, novelty_fit.read_folders(args.folders), cache.EmbeddingCache(), False
+    )
     ds = datasets.read_emogator()  # every folder: the held-out clips come from the others
     oof = out_of_fold(meta, x, y, groups, a)
     thr = {s: float(np.quantile(oof[s], 0.95)) for s in SCORES}

@@ -66,7 +66,9 @@ class NoveltyModel:
                 for k in ("mean", "std", "proj", "centres")}  # fmt: skip
 
 
-def concat(embeddings: dict[str, np.ndarray] | list[np.ndarray], backbones: list[str] | None = None) -> np.ndarray:
+def concat(
+    embeddings: dict[str, np.ndarray] | list[np.ndarray], backbones: list[str] | None = None
+) -> np.ndarray:
     """Backbone embeddings side by side, in the checkpoint's backbone order."""
     if isinstance(embeddings, dict):
         embeddings = [embeddings[b] for b in backbones or list(embeddings)]
@@ -86,7 +88,9 @@ def fit(x: np.ndarray, y: np.ndarray, n_classes: int, shrinkage: float = 0.6) ->
         raise ValueError(f"x must be (n, d) with one label per row; got {x.shape} and {y.shape}")
     counts = np.bincount(y, minlength=n_classes)
     if (counts == 0).any():
-        raise ValueError(f"every class needs examples; classes {np.flatnonzero(counts == 0).tolist()} have none")
+        raise ValueError(
+            f"every class needs examples; classes {np.flatnonzero(counts == 0).tolist()} have none"
+        )
     mean = x.mean(0)
     std = x.std(0)
     std = np.where(std > 1e-8, std, 1.0)
@@ -127,7 +131,9 @@ def load(directory: str | Path, info: dict | None = None) -> NoveltyModel | None
     if not path.is_file() or not info:
         return None
     if info.get("score") != SCORE:
-        raise ValueError(f"{directory}: novelty score {str(info.get('score'))[:40]!r}; this code computes {SCORE}")
+        raise ValueError(
+            f"{directory}: novelty score {str(info.get('score'))[:40]!r}; this code computes {SCORE}"
+        )
     thr = info.get("threshold")
     if not isinstance(thr, (int, float)) or isinstance(thr, bool) or not np.isfinite(thr):
         raise ValueError(f"{directory}: novelty threshold must be a finite number, got {str(thr)[:40]}")

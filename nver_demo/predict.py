@@ -70,7 +70,9 @@ class Prediction:
         self.voice = check
         if not check.is_voice:
             self.out_of_domain = True
-            self.ood_reasons += [f"no voice: {r}" for r in check.reasons if f"no voice: {r}" not in self.ood_reasons]
+            self.ood_reasons += [
+                f"no voice: {r}" for r in check.reasons if f"no voice: {r}" not in self.ood_reasons
+            ]
             self.reliability = None  # an in-domain accuracy says nothing about a non-voice input
         return self
 
@@ -90,7 +92,9 @@ class Prediction:
             head = "novelty: not fitted for this checkpoint (python -m nver_demo.training.novelty_fit --model ...)"
         else:
             novel = "novel" in self.ood_reasons
-            verdict = "unlike the training bursts: the answer is a guess" if novel else "like the training bursts"
+            verdict = (
+                "unlike the training bursts: the answer is a guess" if novel else "like the training bursts"
+            )
             head = f"novelty {self.novelty:.2f} (threshold {self.novelty_threshold:.2f}): {verdict}"
         if self.voice is not None and not self.voice.is_voice:
             head += "; " + self.voice.warning
@@ -173,7 +177,9 @@ class Predictor:
         probs = {self.labels[i]: float(p[i]) for i in order}
         views = {k: v[0].numpy() for k, v in out.views.items()}
         t1 = time.perf_counter()
-        score = None if self.novelty is None else self.novelty.score(novelty.concat(embeddings, self.backbones))
+        score = (
+            None if self.novelty is None else self.novelty.score(novelty.concat(embeddings, self.backbones))
+        )
         novel = score is not None and score > self.novelty.threshold
         pred = Prediction(
             label=self.labels[order[0]],

@@ -135,7 +135,10 @@ def test_sounds_that_are_not_a_voice_are_not_bursts(tmp_path, tiny_checkpoint):
     from nver_demo.training import trust_sounds
 
     pause = np.zeros(SR, np.float32)
-    parts = [trust_sounds.non_voice(k, 2.0, -12.0, seed=i) for i, k in enumerate(("tone", "chord", "pink", "clicks", "square"))]
+    parts = [
+        trust_sounds.non_voice(k, 2.0, -12.0, seed=i)
+        for i, k in enumerate(("tone", "chord", "pink", "clicks", "square"))
+    ]
     x = np.concatenate([pause] + [p for part in parts for p in (part, pause)])
     path = tmp_path / "signals.wav"
     sf.write(path, x, SR, subtype="PCM_16")

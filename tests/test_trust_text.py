@@ -8,7 +8,9 @@ from nver_demo.predict import Prediction
 
 
 def _pred(**kw) -> Prediction:
-    p = Prediction("Amusement", {"Amusement": 0.6, "Relief": 0.4}, {}, {}, reliability="Right 40 % of the time.")
+    p = Prediction(
+        "Amusement", {"Amusement": 0.6, "Relief": 0.4}, {}, {}, reliability="Right 40 % of the time."
+    )
     for k, v in kw.items():
         setattr(p, k, v)
     return p

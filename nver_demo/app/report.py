@@ -221,8 +221,12 @@ def comparison_view(c: Comparison) -> ComparisonView:
     titles = {n: (c.infos[n].title if n in c.infos else n) for n in c.predictions}
     chances = [i.chance for i in c.infos.values()]
     models = {
-        n: {"label": p.label, "family": p.family, "probs": {k: round(v, 6) for k, v in p.probs.items()},
-            **p.trust()}
+        n: {
+            "label": p.label,
+            "family": p.family,
+            "probs": {k: round(v, 6) for k, v in p.probs.items()},
+            **p.trust(),
+        }
         for n, p in c.predictions.items()
     }
     return ComparisonView(

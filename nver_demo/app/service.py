@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import backbones, projection, voice_check
+from .. import backbones, projection
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
 from . import catalog, clips, speech_gate, trust_text
 
@@ -287,15 +287,6 @@ def check_speech(clip: clips.Clip, timings: dict[str, float]) -> speech_gate.Gat
     return result
 
 
-def check_trust(clip: clips.Clip, run: Run, predictors: list[Predictor], timings: dict[str, float]) -> None:
-    """Signal checks (once) mark every prediction; no-voice / novelty sentences join the warnings."""
-    t0 = time.perf_counter()
-    check = voice_check.check(clip.wave, clip.sr)
-    timings["voice check"] = time.perf_counter() - t0
-    for p in predictors:
-        trust_text.add_to_clip(clip.warnings, trust_text.warnings(run.predictions[p.name].mark_voice(check), p.meta))
-
-
 def _stage(timings: dict[str, float], loads: dict[str, float]) -> None:
     """Keep load times that were real work (first use), not cache hits."""
     timings.update({k: v for k, v in loads.items() if v > 0.005})
@@ -319,7 +310,9 @@ def analyze(
     _stage(timings, loads)
     run = runner([predictor], clip.wave, clip.sr)
     timings.update(run.timings)
-    check_trust(clip, run, [predictor], timings)
+    timings["voice check"] = trust_text.check_clip(
+        clip.wave, clip.sr, clip.warnings, run.predictions, [predictor]
+    )
     pred = run.predictions[predictor.name]
     t0 = time.perf_counter()
     map_data, note = remap(predictor, pred, method, view)
@@ -371,7 +364,9 @@ def compare(
     _stage(timings, loads)
     run = runner(predictors, clip.wave, clip.sr)
     timings.update(run.timings)
-    check_trust(clip, run, predictors, timings)
+    timings["voice check"] = trust_text.check_clip(
+        clip.wave, clip.sr, clip.warnings, run.predictions, predictors
+    )
     found = {p.name: find_info(p, infos) for p in predictors}
     known = {k: v for k, v in found.items() if v is not None}
     return Comparison(clip, run.predictions, known, agreement(run.predictions), run, timings)

@@ -248,7 +248,9 @@ def run(
     device = str(get_backbone(predictor.backbones[0]).device) if predictor.backbones else "cpu"
     if state["not_voice"]:
         notes.append(not_voice_note(int(state["not_voice"])))
-    return Timeline(path.name, predictor.name, state["done"], rows, timings, device, notes, int(state["not_voice"]))
+    return Timeline(
+        path.name, predictor.name, state["done"], rows, timings, device, notes, int(state["not_voice"])
+    )
 
 
 def not_voice_note(n: int) -> str:

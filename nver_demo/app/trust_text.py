@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import csv
 import functools
+import time
 from pathlib import Path
 
-from ..predict import Prediction
+import numpy as np
+
+from .. import voice_check
+from ..predict import Prediction, Predictor
 
 #: EmoGator's size, for the sentence when a checkpoint does not say how many clips it learnt from.
 EMOGATOR_CLIPS = 26_000
@@ -72,16 +76,35 @@ def add_to_clip(clip_warnings: list[str], sentences: list[str]) -> None:
     clip_warnings.extend(s for s in sentences if s not in clip_warnings)
 
 
+def check_clip(
+    wave: np.ndarray,
+    sr: int,
+    clip_warnings: list[str],
+    preds: dict[str, Prediction],
+    predictors: list[Predictor],
+) -> float:
+    """Run the signal checks on a clip once, mark every model's prediction with the verdict and add
+    the no-voice / unlike-the-training-bursts sentences to ``clip_warnings``. Returns the seconds
+    the checks took."""
+    t0 = time.perf_counter()
+    check = voice_check.check(wave, sr)
+    seconds = time.perf_counter() - t0
+    for p in predictors:
+        add_to_clip(clip_warnings, warnings(preds[p.name].mark_voice(check), p.meta))
+    return seconds
+
+
 @functools.cache
 def _example_labels(path: Path = EXAMPLES_CSV) -> dict[str, str]:
     if not path.is_file():
         return {}
     with open(path, newline="", encoding="utf-8") as f:
-        return {row["file"]: row["label"] for row in csv.DictReader(f) if row.get("file") and row.get("label")}
+        return {
+            row["file"]: row["label"] for row in csv.DictReader(f) if row.get("file") and row.get("label")
+        }
 
 
 def meant(example: str | Path) -> str | None:
     """'meant: Amusement' for an example clip (its true EmoGator label), None for other files."""
     label = _example_labels().get(Path(str(example)).name)
     return f"meant: {label}" if label else None
-

@@ -161,8 +161,8 @@ def fit_checkpoint(model_dir: str | Path, *, share: float = SHARE, folds: int = 
         ),
         "folds": folds,
         "shrinkage": shrinkage,
-        "n_clips": int(len(y)),
-        "n_speakers": int(len(np.unique(groups))),
+        "n_clips": len(y),
+        "n_speakers": len(np.unique(groups)),
         "excluded_near_silent_or_undecodable": dropped,
         "data": ds.description + ("" if compute_missing else "; clips with cached embeddings only"),
         "out_of_fold": summarise(oof["scores"], oof["correct"], threshold),
@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ds = read_folders(args.folders)
     for m in args.model:
-        rec = fit_checkpoint(m, share=args.share, folds=args.folds, compute_missing=args.compute_missing, dataset=ds)
+        rec = fit_checkpoint(
+            m, share=args.share, folds=args.folds, compute_missing=args.compute_missing, dataset=ds
+        )
         print(f"{m}: threshold {rec['threshold']} on {rec['n_clips']} clips / {rec['n_speakers']} speakers; "
               f"out of fold {rec['out_of_fold']}")  # fmt: skip
 

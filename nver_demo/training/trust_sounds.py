@@ -135,7 +135,9 @@ def espeak(text: str, voice: str = "en", speed: int = 150, pitch: int = 50) -> n
         raise RuntimeError("espeak-ng is not installed (apt-get install -y espeak-ng)")
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "s.wav"
-        subprocess.run([exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out), text], check=True)
+        subprocess.run(
+            [exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out), text], check=True
+        )
         y, sr = sf.read(out, dtype="float32")
     return audio.resample(audio.to_mono(y), sr, SR)
 
@@ -162,7 +164,11 @@ def shaped(kind: str, seed: int = 0) -> np.ndarray:
     elif kind == "throat-clear":
         n = int(0.6 * SR)
         t = np.arange(n) / SR
-        x = band(rng.standard_normal(n), 80, 1200) * (0.6 + 0.4 * np.sin(2 * np.pi * 60 * t)) * env(n, 0.05, 0.3)
+        x = (
+            band(rng.standard_normal(n), 80, 1200)
+            * (0.6 + 0.4 * np.sin(2 * np.pi * 60 * t))
+            * env(n, 0.05, 0.3)
+        )
     elif kind in ("lip-pop", "tongue-click"):
         n = int(0.05 * SR)
         t = np.arange(n) / SR
