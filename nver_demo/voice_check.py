@@ -55,6 +55,8 @@ CLICK_MAX_S = 0.03
 MIN_VOICED_SHARE = 0.05
 #: Frames quieter than this below the loudest frame are not "sounding".
 FLOOR_DB = 40.0
+#: Frames (and 0.2-s blocks) quieter than this below the loudest are not part of the sound's body.
+BODY_DB = 15.0
 
 REASONS = {
     "dc": "a constant offset (DC) rather than a sound",
@@ -103,9 +105,12 @@ def _spectral(x: np.ndarray) -> dict[str, float]:
     energy = power.sum(1)
     db = 10 * np.log10(energy)
     live = db > db.max() - FLOOR_DB
-    p = power[live]
-    if len(p) < 3:
+    # The body of the sound: frames within BODY_DB of the loudest (an onset or a fade into the
+    # silence around a burst smears the spectrum of the frames it falls in).
+    body = db > db.max() - BODY_DB
+    if live.sum() < 3 or body.sum() < 3:
         return {"tonal_share": 0.0, "noise_share": 0.0, "level_std_db": 99.0}
+    p = power[body]
     # Tonality: energy within +-2 bins of the strongest TONAL_PEAKS local maxima.
     local = (p[:, 1:-1] > p[:, :-2]) & (p[:, 1:-1] >= p[:, 2:])
     peaks = np.where(local, p[:, 1:-1], 0.0)
@@ -120,7 +125,8 @@ def _spectral(x: np.ndarray) -> dict[str, float]:
     step = np.abs(np.diff(_peak_bins(p))) < STILL_BINS
     still = np.r_[step, False] | np.r_[False, step]  # steady with the frame before or after
     tonal = (conc >= TONAL_ENERGY) & still
-    # Whitened flatness (100 Hz - 7 kHz): each frame over the clip's mean spectrum.
+    # Whitened flatness (100 Hz - 7 kHz) of every sounding frame over the clip's mean spectrum.
+    p = power[live]
     band = slice(6, 448)
     w = p[:, band] / p[:, band].mean(0)
     flat = np.exp(np.log(w).mean(1)) / w.mean(1)
@@ -157,6 +163,9 @@ def _steadiness(energy: np.ndarray, live: np.ndarray) -> float:
     if k < 2:
         return 99.0
     levels = 10 * np.log10(e[: k * 6].reshape(k, 6).mean(1))
+    body = levels[levels > levels.max() - BODY_DB]  # leave out blocks reaching into a pause
+    if len(body) >= 3:  # two blocks of a short burst can match by chance
+        levels = body
     q75, q25 = np.percentile(levels, [75, 25])
     return float((q75 - q25) / 1.349)  # the std of a normal spread; robust to an onset and a fade
 
