@@ -20,7 +20,9 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for kind in trust_sounds.NON_VOICE:
         for dbfs in trust_sounds.LEVELS_DBFS:
-            parts = [trust_sounds.non_voice(kind, s, dbfs, seed=i) for i, s in enumerate((0.5, 2.0, 8.0, 20.0))]
+            parts = [
+                trust_sounds.non_voice(kind, s, dbfs, seed=i) for i, s in enumerate((0.5, 2.0, 8.0, 20.0))
+            ]
             x = np.concatenate([pause] + [p for part in parts for p in (part, pause)])
             found = bursts.detect(x, trust_sounds.SR)
             left = sum(voice_check.check(b.wave, bursts.SAMPLE_RATE).is_voice for b in found)
