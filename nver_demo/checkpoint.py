@@ -5,6 +5,7 @@ rebuild the head, which backbones feed it, its labels, metrics and training data
         config.json              head, head_config, backbones, dims, labels, metrics, training
         model.safetensors        head weights (input standardisers included)
         references.safetensors   reference clips for the embedding map (optional)
+        enrolled.safetensors     the speaker-enrolled head (optional; config "enrolment")
 
 Nothing is unpickled on load, and config.json is checked against sane limits (:func:`validate`)
 before any tensor is built. Checkpoints are found by name in the shipped ``checkpoints/`` folder
@@ -33,6 +34,7 @@ from .heads import Head
 log = logging.getLogger(__name__)
 
 FORMAT = "nver-demo-checkpoint/1"
+ENROLLED_FILE = "enrolled.safetensors"
 #: The checkpoint the app and ``predict`` use when none is named.
 DEFAULT = "lda-whisper-base-ft"
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -97,6 +99,8 @@ class Checkpoint:
     meta: dict
     references: References | None = None
     path: Path | None = None
+    #: The same head type fitted on speaker-normalised embeddings (nver_demo.enrolment), or None.
+    enrolled: Head | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -115,8 +119,10 @@ def save(
     labels: list[str],
     meta: dict,
     references: References | None = None,
+    enrolled: Head | None = None,
 ) -> Path:
-    """Write a checkpoint folder. ``meta`` adds metrics, training description, etc."""
+    """Write a checkpoint folder. ``meta`` adds metrics, training description, etc.; with an
+    ``enrolled`` head, ``meta["enrolment"]`` says how it was fitted and from how many clips it applies."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if len(labels) != head.n_classes:
@@ -137,6 +143,12 @@ def save(
         save_file(references.to_tensors(), str(directory / "references.safetensors"))
     state = {k: v.detach().contiguous().cpu() for k, v in head.state_dict().items()}
     save_file(state, str(directory / "model.safetensors"), metadata={"format": FORMAT})
+    if enrolled is not None:
+        if "enrolment" not in meta:
+            raise ValueError("an enrolled head needs meta['enrolment'] (min_clips, how it was fitted)")
+        config["enrolment"] = {**meta["enrolment"], "file": ENROLLED_FILE, "head_config": enrolled.config()}
+        state = {k: v.detach().contiguous().cpu() for k, v in enrolled.state_dict().items()}
+        save_file(state, str(directory / ENROLLED_FILE), metadata={"format": FORMAT})
     (directory / "config.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
     return directory
 
@@ -208,12 +220,14 @@ def validate(meta: dict, where: str = "config.json") -> None:
     if not all(isinstance(x, str) and 0 < len(x) <= 200 for x in labels) or len(set(labels)) != len(labels):
         raise bad("labels must be distinct, non-empty names of at most 200 characters")
     config = meta.get("head_config", {})
-    if not isinstance(config, dict):
-        raise bad("head_config must be an object")
-    for key, v in config.items():
-        finite = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        if not (isinstance(v, bool) or (finite and abs(v) <= MAX_CONFIG_INT)):
-            raise bad(f"head_config {str(key)[:40]!r} must be a number of at most {MAX_CONFIG_INT}")
+    _check_head_config(config, bad, "head_config")
+    enrol = meta.get("enrolment")
+    if enrol is not None:
+        if not isinstance(enrol, dict) or enrol.get("file") != ENROLLED_FILE:
+            raise bad(f"enrolment must be an object naming file {ENROLLED_FILE!r}")
+        _check_head_config(enrol.get("head_config", {}), bad, "enrolment head_config")
+        if type(enrol.get("min_clips")) is not int or not 1 <= enrol["min_clips"] <= 1000:
+            raise bad("enrolment min_clips must be a whole number from 1 to 1000")
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated
             n = heads.count_parameters(heads.build(head, tuple(dims), len(labels), **config))
@@ -221,6 +235,21 @@ def validate(meta: dict, where: str = "config.json") -> None:
         raise bad(f"cannot build the {head} head from this config ({e})") from e
     if n > MAX_PARAMETERS:
         raise bad(f"the {head} head would have {n:,} parameters; at most {MAX_PARAMETERS:,} are allowed")
+
+
+def _check_head_config(config, bad, what: str) -> None:
+    if not isinstance(config, dict):
+        raise bad(f"{what} must be an object")
+    for key, v in config.items():
+        finite = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not (isinstance(v, bool) or (finite and abs(v) <= MAX_CONFIG_INT)):
+            raise bad(f"{what} {str(key)[:40]!r} must be a number of at most {MAX_CONFIG_INT}")
+
+
+def _build_head(meta: dict, config: dict, weights: Path, device) -> Head:
+    head = heads.build(meta["head"], tuple(meta["dims"]), len(meta["labels"]), **config)
+    head.load_state_dict(load_file(str(weights)), strict=True)
+    return head.to(device).eval()
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
@@ -231,14 +260,14 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoin
     if not cfg_path.is_file():
         raise FileNotFoundError(f"No checkpoint at {directory} (config.json missing)")
     meta = _read_config(cfg_path)
-    head = heads.build(meta["head"], tuple(meta["dims"]), len(meta["labels"]), **meta.get("head_config", {}))
-    head.load_state_dict(load_file(str(directory / "model.safetensors")), strict=True)
-    head.to(device).eval()
+    head = _build_head(meta, meta.get("head_config", {}), directory / "model.safetensors", device)
+    enrol = meta.get("enrolment")
+    enrolled = _build_head(meta, enrol.get("head_config", {}), directory / ENROLLED_FILE, device) if enrol else None
     refs = None
     ref_path = directory / "references.safetensors"
     if ref_path.exists():
         refs = References.from_tensors(load_file(str(ref_path)), meta.get("references", {}).get("clips", []))
-    return Checkpoint(meta.get("name", directory.name), head, meta, refs, directory)
+    return Checkpoint(meta.get("name", directory.name), head, meta, refs, directory, enrolled)
 
 
 def available() -> list[str]:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline,paper-pairs} ...``.
+"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline,paper-pairs,finetune} ...``.
 
 Typical session on the EmoGator sample (../shared/data/emogator)::
 
@@ -308,9 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_timeline)
 
-    from .training import pairs_cli
+    from .training import finetune, pairs_cli
 
     pairs_cli.add_parser(sub)
+    finetune.add_parser(sub)
+    from . import space  # space deploy / space rehearse (no training imports)
+
+    space.add_parser(sub)
     return parser
 
 

@@ -36,11 +36,11 @@ def _error(client, model, endpoint: str) -> str:
 
 def _unknown(client, endpoint: str, model: str) -> str:
     """The sentence for ``model``, with the model's own text replaced by a placeholder."""
-    from nver_demo.app import catalog
+    from nver_demo.app import choices
 
     msg = _error(client, model, endpoint)
-    assert msg.startswith(f"Unknown model '{catalog.shown(model)}'."), msg
-    return msg.replace(catalog.shown(model), "<model>", 1)
+    assert msg.startswith(f"Unknown model '{choices.shown(model)}'."), msg
+    return msg.replace(choices.shown(model), "<model>", 1)
 
 
 def _upload(app_url: str, name: str, data: bytes) -> Path:

@@ -1,4 +1,4 @@
-"""The model catalogue: derived from registries and checkpoints, with how-to messages."""
+"""The model catalogue: trained checkpoints found on disk (and in a Hub repo), ordered, with the defaults."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from unittest import mock
 
 import pytest
 
-from nver_demo import backbones, checkpoint, heads
-from nver_demo.app import catalog
+from nver_demo import checkpoint
+from nver_demo.app import catalog, choices
 from tests import app_server
 from tests.app_server import HUB_MODEL
+from tests.test_choices import _sentence
 
 # Session fixtures shared by the app test modules (built and launched once per session).
 app_checkpoints = app_server.app_checkpoints
@@ -68,91 +69,11 @@ def test_choice_labels_name_the_group_and_score(infos):
     assert label.startswith("Offline-ready · RENO · logmel-stats + egemaps") and "CV acc" in label
 
 
-def test_resolve_names_and_combinations_to_folders(infos, app_checkpoints):
-    assert catalog.resolve("reno-tiny", infos) == str(app_checkpoints / "reno-tiny")
-    assert catalog.resolve("reno-logmel-stats+egemaps", infos) == str(app_checkpoints / "reno-tiny")
-
-
-def test_a_path_is_never_a_model_even_to_a_listed_checkpoint(infos, app_checkpoints):
-    unknown = _sentence("nonsense", infos)
-    for path in (str(app_checkpoints / "cnn-logmel-stats"), str(app_checkpoints / "reno-tiny") + "/",
-                 "../checkpoints/reno-tiny", "/etc", "reno-tiny/../reno-tiny"):  # fmt: skip
-        assert _sentence(path, infos) == unknown.replace("nonsense", catalog.shown(path))
-
-
-def _sentence(choice, infos) -> str:
-    with pytest.raises(catalog.ModelUnavailable) as err:
-        catalog.resolve(choice, infos)
-    return str(err.value)
-
-
-@pytest.mark.parametrize(
-    "choice",
-    ["x" * 10_000, "reno-" + "y" * 300, "hub:" + "z" * 300, "cnn-\x00\n<script>", "a/" * 200, 12345, ["a"]],
-    ids=["10k", "long-combination", "long-hub", "control-chars", "deep-path", "int", "list"],
-)
-def test_long_or_odd_strings_get_the_unknown_sentence_shortened(infos, choice):
-    msg = _sentence(choice, infos)
-    assert msg.startswith("Unknown model '") and "Trained models here: reno-tiny" in msg
-    assert len(msg) < 1000 and "\x00" not in msg and "<script>" not in msg
-
-
-def test_shown_keeps_short_names_and_shortens_long_ones():
-    assert catalog.shown("reno-tiny") == "reno-tiny"
-    assert catalog.shown("x" * 10_000) == "x" * catalog.SHOWN_CHARS + "… (10,000 characters)"
-
-
-@pytest.mark.parametrize(
-    ("choice", "message"),
-    [
-        ("", "Pick a model"),
-        ("nonsense", "Unknown model 'nonsense'.*reno-tiny"),
-        ("concat-ge2e+egemaps", "python -m nver_demo train --head concat --backbones ge2e egemaps"),
-        ("reno-ge2e", "takes 2 backbones"),
-        ("cnn-nope", "Unknown model 'cnn-nope'.*and backbones .*whisper-base"),
-        ("reno-wavlm-base+hubert-base", "NVER_HUBERT_BASE"),
-        ("hub:reno-x", "NVER_CHECKPOINT_REPO"),
-    ],
-)
-def test_unavailable_choices_say_what_is_missing(infos, choice, message, monkeypatch):
-    monkeypatch.delenv(catalog.HUB_ENV, raising=False)
-    with pytest.raises(catalog.ModelUnavailable, match=message):
-        catalog.resolve(choice, infos)
-
-
-def test_no_models_at_all_says_how_to_train(tmp_path):
-    with pytest.raises(catalog.ModelUnavailable, match="No trained models found"):
-        catalog.resolve("", catalog.models(tmp_path, hub=False))
-
-
 def test_unreachable_hub_repo_is_skipped_not_fatal(monkeypatch, tmp_path):
     monkeypatch.setenv(catalog.HUB_ENV, "nobody/no-such-repo")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert catalog.hub_models() == []
     assert catalog.models(tmp_path) == []
-
-
-def test_describe_explains_hub_weights(infos):
-    assert "NVER_WAVLM_BASE" in catalog.describe(HUB_MODEL, infos)
-    assert "CV accuracy" in catalog.describe("reno-tiny", infos)
-    assert "python -m nver_demo train" in catalog.describe("fcn-ge2e", infos)
-
-
-def test_tables_cover_every_registered_backbone_and_head():
-    assert [r[0] for r in catalog.backbone_rows()] == backbones.available()
-    rows = catalog.head_rows()
-    assert [r[0] for r in rows] == [catalog.head_title(n) for n in heads.available()]
-    # The Models tab says which reading of RENO and MATA each head is.
-    by_title = {r[0]: r[3] for r in rows}
-    assert "authors" in by_title["RENO"] and "earlier token-level" in by_title["RENO (token reading)"]
-    assert "batch" in by_title["MATA (batch transport)"] and "per-clip" in by_title["MATA"]
-    assert all(r[2].endswith(" M") for r in rows)
-    assert catalog.head_inputs()["reno"] == 2 and catalog.head_inputs()["cnn"] == 1
-
-
-def test_model_rows_match_headers(infos):
-    rows = catalog.model_rows(infos)
-    assert len(rows) == len(infos) and all(len(r) == len(catalog.MODEL_HEADERS) for r in rows)
 
 
 def test_second_readings_show_the_papers_numbers_of_their_method():
@@ -188,8 +109,8 @@ def test_checkpoint_dirs_are_listed_as_label_slash_name(app_checkpoints, tmp_pat
     assert names == ["reno-tiny", "cnn-logmel-stats", "runs/my-cnn", "runs-2/my-reno", HUB_MODEL]
     local = infos[2]
     assert local.group == "Local (runs)" and local.choice_label().startswith("Local (runs) · CNN")
-    assert catalog.resolve("runs/my-cnn", infos) == str(runs / "my-cnn")
-    assert catalog.resolve("runs-2/my-reno", infos) == str(other / "my-reno")
+    assert choices.resolve("runs/my-cnn", infos) == str(runs / "my-cnn")
+    assert choices.resolve("runs-2/my-reno", infos) == str(other / "my-reno")
     assert checkpoint.resolve("runs/my-cnn") == runs / "my-cnn"  # the CLI takes the same names
     # Listed or not, a folder is reached by its name only, never by its path.
     assert _sentence(str(runs / "my-cnn"), infos).startswith("Unknown model")

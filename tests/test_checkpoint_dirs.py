@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from nver_demo import checkpoint, heads
-from nver_demo.app import catalog
+from nver_demo.app import catalog, choices
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_extra_dirs_are_listed_after_the_shipped_ones(two_dirs) -> None:
     assert by_name["a/reno-tiny"].source == str(a / "reno-tiny")
     assert by_name["b/cnn-wavlm-base"].source == str(b / "cnn-wavlm-base")
     assert paper_pair.random_backbones
-    assert "random weights" in catalog.describe("b/reno-audio-mamba-base+wavlm-base", infos)
+    assert "random weights" in choices.describe("b/reno-audio-mamba-base+wavlm-base", infos)
     assert [m.name for m in catalog.models(hub=False, local=False)] == ["reno-tiny"]
 
 
@@ -66,7 +66,7 @@ def test_resolve_finds_names_in_extra_dirs_and_says_where_it_looked(two_dirs) ->
     with pytest.raises(ValueError, match=f"also looked in \\${checkpoint.DIRS_ENV}"):
         checkpoint.resolve("nope")
     infos = catalog.models(hub=False)
-    assert catalog.resolve("b/reno-audio-mamba-base+wavlm-base", infos) == str(
+    assert choices.resolve("b/reno-audio-mamba-base+wavlm-base", infos) == str(
         b / "reno-audio-mamba-base+wavlm-base"
     )
 

@@ -23,6 +23,7 @@ import numpy as np
 from .. import backbones, projection
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
 from . import catalog, clips, speech_gate, trust_text
+from .choices import resolve
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def load_models(
     timings: dict[str, float] = {}
     predictors = []
     for choice in dict.fromkeys(choices):
-        name = catalog.resolve(choice, infos)
+        name = resolve(choice, infos)
         t0 = time.perf_counter()
         try:
             p = get_predictor(name)

@@ -20,8 +20,8 @@ import threading
 import numpy as np
 import torch
 
-from . import register
 from .base import Backbone, BackboneSpec
+from .registry import register
 
 log = logging.getLogger(__name__)
 

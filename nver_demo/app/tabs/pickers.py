@@ -1,0 +1,75 @@
+"""The Analyze tab's model pickers: the model dropdown with its note (what the model is, its
+scores, what it needs), and "Another head or backbone pair…": any registered head with any
+registered backbones, offline backbones first."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import choices, report
+from .common import Context, model_dropdown
+
+MODEL_INFO = (
+    "Offline-ready: runs anywhere. Papers' models: the RENO paper's backbone pairs and backbones. "
+    "Those and Needs Hub weights fetch pretrained backbones on first use (or read a local copy)."
+)
+
+
+class Pickers:
+    """Event functions of the pickers (plain functions of the catalogue: no Gradio state)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @staticmethod
+    def combination(head: str, b1: str | None, b2: str | None) -> str:
+        """The model choice the head/backbone picker names: ``"reno-ge2e+compare"``."""
+        names = [b1] if choices.head_inputs().get(head, 1) == 1 else [b1, b2]
+        return choices.combination_name(head, [n for n in names if n])
+
+    def on_combination(self, head: str, b1: str | None, b2: str | None):
+        """Second backbone only for fusion heads; a line saying whether the combination runs here."""
+        pair = choices.head_inputs().get(head, 1) > 1
+        text = choices.describe(self.combination(head, b1, b2), self.ctx.infos)
+        return gr.update(visible=pair), report.md_text(text)
+
+    def first_combination(self) -> tuple[str, list[str | None]]:
+        """What the head/backbone picker shows first: a head and two backbones (the second one
+        used by fusion heads only), a combination that runs here when there is one."""
+        bbs = [b for _, b in choices.backbone_choices()]
+        head, names = choices.default_combination(self.ctx.infos)
+        return head, ([*names, *(b for b in bbs if b not in names)][:2] if bbs else [None, None])
+
+
+def model_picker(ctx: Context) -> tuple[gr.Dropdown, gr.Markdown]:
+    """The Analyze tab's model dropdown and the note under it."""
+    model = model_dropdown(
+        ctx, label="2 · Model (the default is a good start)", elem_id="model", info=MODEL_INFO
+    )
+    described = choices.describe(ctx.default, ctx.infos) if ctx.default else choices.no_models_message()
+    return model, gr.Markdown(report.md_text(described), elem_classes="small-note")
+
+
+def combination_picker(ctx: Context, model: gr.Dropdown) -> None:
+    """Any head with any backbones; "Use this combination" puts its name in ``model``."""
+    p = Pickers(ctx)
+    with gr.Accordion("Another head or backbone pair…", open=False, elem_id="pair-picker"):
+        gr.Markdown(
+            "Any head with any backbones from the registries. If nobody trained that combination "
+            "yet, the page says how to.",
+            elem_classes="small-note",
+        )
+        bbs = choices.backbone_choices()
+        head0, names0 = p.first_combination()
+        pair = choices.head_inputs().get(head0, 1) > 1
+        head = gr.Dropdown(list(choices.head_inputs()), value=head0, label="head", elem_id="pair-head")
+        b1 = gr.Dropdown(bbs, value=names0[0], label="backbone 1", elem_id="pair-b1")
+        b2 = gr.Dropdown(
+            bbs, value=names0[1], label="backbone 2 (fusion heads)", visible=pair, elem_id="pair-b2"
+        )
+        line = choices.describe(p.combination(head0, *names0), ctx.infos)
+        status = gr.Markdown(report.md_text(line), elem_classes="small-note")
+        use = gr.Button("Use this combination", size="sm")
+    for dd in (head, b1, b2):
+        dd.change(p.on_combination, [head, b1, b2], [b2, status], api_visibility="private", queue=False)
+    use.click(p.combination, [head, b1, b2], model, api_visibility="private", queue=False)
