@@ -217,5 +217,16 @@ class Predictor:
         return pred
 
     def predict_file(self, path: str | Path) -> Prediction:
-        wave, sr = audio.load(path)
-        return self.predict(wave, sr)
+        """Classify an audio file as the app's Analyze tab does: through the input gate
+        (:func:`nver_demo.clip_select.read_clip`: the same checks and sentences as the app and
+        the CLI; silence around a long recording trimmed, at most its first 10 s of sound).
+        What was done to the clip (trimmed, cut, amplified) is logged as warnings.
+
+        Raises :class:`nver_demo.audio.AudioError` naming the file when it cannot be used.
+        """
+        from .clip_select import read_clip
+
+        clip = read_clip(path)
+        for w in clip.warnings:
+            log.warning("%s: %s", clip.name, w)
+        return self.predict(clip.wave, clip.sr)

@@ -17,7 +17,6 @@ No training code is imported here (the app and its deployment never need it).
 
 from __future__ import annotations
 
-import argparse
 import glob
 import logging
 import shutil
@@ -148,7 +147,7 @@ def stage(dest: Path, files: list[DeployFile], root: Path = ROOT, metadata: dict
     return dest
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
+def pairs(items: list[str], flag: str) -> dict[str, str]:
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -255,89 +254,3 @@ def deploy(opts: DeployOptions, root: Path = ROOT, api_factory: Callable | None 
         )  # fmt: skip
     out(f"Uploaded {len(files)} files to {url}: the Space builds now (requirements.txt, packages.txt).")
     return str(url)
-
-
-def cmd_deploy(args) -> None:
-    try:
-        opts = DeployOptions(
-            args.space, private=args.private, hardware=args.hardware,
-            variables=_pairs(args.variable, "--variable"), secrets=_pairs(args.secret, "--secret"),
-            preload=tuple(args.preload), mirror=not args.keep_remote, dry_run=args.dry_run,
-        )  # fmt: skip
-        deploy(opts)
-    except SpaceError as e:
-        raise SystemExit(f"error: {e}") from e
-
-
-def cmd_rehearse(args) -> None:
-    from . import space_rehearsal
-
-    try:
-        space_rehearsal.rehearse(keep=args.keep, timeout_s=args.timeout)
-    except space_rehearsal.RehearsalFailed as e:
-        raise SystemExit(f"rehearsal failed: {e}") from e
-
-
-DEPLOY_HELP = """Examples:
-  hf auth login                                          # once (or export HF_TOKEN=hf_...)
-  python -m nver_demo space deploy me/nver-demo --dry-run  # the file list, sizes, LFS; uploads nothing
-  python -m nver_demo space deploy me/nver-demo            # create the Space if missing, upload
-  python -m nver_demo space deploy me/nver-demo --variable NVER_CHECKPOINT_REPO=me/nver-paper-pairs
-See docs/deploy.md."""
-
-
-def add_parser(sub) -> None:
-    """``space deploy`` and ``space rehearse`` under the package's CLI."""
-    space = sub.add_parser("space", help="publish the app as a Hugging Face Space; rehearse its install")
-    actions = space.add_subparsers(dest="space_command", required=True)
-    p = actions.add_parser(
-        "deploy", help="create the Space (gradio SDK) and upload what it needs at run time",
-        epilog=DEPLOY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    p.add_argument("space", metavar="USER/SPACE", help="the Space's id (a bare name goes under your user)")
-    p.add_argument(
-        "--private", action="store_true", help="create it private (an existing Space keeps its own)"
-    )
-    p.add_argument(
-        "--hardware",
-        choices=hardware_choices(),
-        default=None,
-        metavar="NAME",
-        help="request this hardware: cpu-basic, cpu-upgrade, t4-small, ... any huggingface_hub.SpaceHardware "
-        "(default: the Hub's, cpu-basic)",
-    )
-    p.add_argument(
-        "--dry-run", action="store_true", help="print the file list, sizes and LFS files; upload nothing"
-    )
-    p.add_argument(
-        "--variable",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"a Space variable, e.g. {CHECKPOINT_REPO_ENV}=<user>/<repo> (repeatable)",
-    )
-    p.add_argument(
-        "--secret",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a Space secret, e.g. HF_TOKEN=hf_... for a private checkpoint repo (repeatable)",
-    )
-    p.add_argument(
-        "--preload",
-        action="append",
-        default=[],
-        metavar="REPO",
-        help="a Hub model repo for the front matter's preload_from_hub (downloaded at build time)",
-    )
-    p.add_argument(
-        "--keep-remote",
-        action="store_true",
-        help="keep files on the Space that are not in the deploy set (default: delete them)",
-    )
-    p.set_defaults(func=cmd_deploy)
-    p = actions.add_parser("rehearse", help="stage the deploy set, fresh venv, requirements.txt only, "
-                           "start app.py, answer /analyze")  # fmt: skip
-    p.add_argument("--keep", action="store_true", help="keep the staged folder and venv (prints where)")
-    p.add_argument("--timeout", type=float, default=600, help="seconds for the server to come up")
-    p.set_defaults(func=cmd_rehearse)

@@ -45,7 +45,6 @@ SLOW_FIXTURES = {"app_url", "app_checkpoints", "tiny_checkpoint"}
 #: Whole files that are slow: training folds and end-to-end pipelines.
 SLOW_FILES = {
     "test_finetune.py",  # fine-tuning folds, the final fit and the checkpoint on a tiny encoder (98 s in all)
-    "test_space_rehearsal.py",  # builds a staged Space folder
     "test_paper_pairs.py",  # extract, merge, train, publish, then the app on it (17.2 s setup, 10.9 s)
 }
 #: Single slow tests (all their parameters), measured 2026-12-04 on the shared 2-core machine: first

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import audio, families, voice_check
+from .. import audio, families, inputs, voice_check
 from ..backbones.base import WeightsUnavailable
 from ..predict import Predictor, get_backbone
-from . import bursts, clips, speech_gate
+from . import bursts, speech_gate
 
 log = logging.getLogger(__name__)
 
@@ -171,20 +171,28 @@ def classify(
 
 
 def check_file(path: str | Path | None) -> Path:
-    """The upload as a path, or :class:`audio.AudioError` with a sentence (nothing given, empty,
-    a text file, longer than 30 minutes)."""
-    if not path:
-        raise audio.AudioError("Nothing to analyse yet: upload or record a recording first.")
-    path = Path(path)
-    kind = clips.sniff(path)
-    if kind == "empty":
-        raise audio.AudioError(f"The uploaded file '{path.name}' is empty (0 bytes).")
-    if kind == "text":
-        raise audio.AudioError(
-            f"'{path.name}' is a text file, not audio. Upload a {clips.FORMATS} recording."
-        )
-    bursts.check_length(bursts.duration(path), f"'{path.name}'")
-    return path
+    """The recording as a path, or :class:`audio.AudioError` with the input gate's sentence
+    (:mod:`nver_demo.inputs`: nothing given, not found, a folder, empty, not audio by its content,
+    undecodable, too short), or one saying it is longer than 30 minutes."""
+    src = inputs.check_file(path)
+    data, sr = inputs.decode(src, max_seconds=1.0)  # a corrupt file: the same sentence as on Analyze
+    inputs.check_finite(audio.to_mono(audio.to_float(data)), sr, src.name)  # later ones: bursts.stream
+    seconds = bursts.duration(src.path)
+    if seconds is not None and seconds < audio.MIN_DURATION_S:
+        raise inputs.too_short(src.name, seconds)
+    bursts.check_length(seconds, f"'{src.name}'")
+    return src.path
+
+
+def _check_heard(path: Path, detector: bursts.BurstDetector) -> None:
+    """After the whole recording streamed without a burst: the gate's sentence when it was too
+    short or silent (a recording with sound but no burst is a result: no bursts found)."""
+    seconds = detector.samples / bursts.SAMPLE_RATE
+    if seconds < audio.MIN_DURATION_S:
+        raise inputs.too_short(path.name, seconds)
+    level = 10 * np.log10(detector.energy / max(detector.samples, 1) + 1e-24)
+    if level < audio.SILENCE_DBFS:
+        raise inputs.silent(path.name, level)
 
 
 def run(
@@ -233,12 +241,15 @@ def run(
         report(state["done"], state["total"])
 
     t0 = time.perf_counter()
-    for burst in bursts.detect_file(path, config, progress=report):
+    detector = bursts.BurstDetector(config)
+    for burst in bursts.detect_file(path, config, progress=report, detector=detector):
         pending.append(burst)
         if len(pending) >= batch_size:
             flush()
     if pending:
         flush()
+    if not rows:
+        _check_heard(path, detector)
     total = time.perf_counter() - t0
     timings["decode + detect"] = max(
         0.0, total - sum(v for k, v in timings.items() if k != "load speech gate")
