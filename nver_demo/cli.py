@@ -244,7 +244,7 @@ def cmd_predict(args) -> int:
                               "family": pred.family, "families": pred.families,
                               "calibrated": pred.calibrated, "reliability": pred.reliability,
                               "analysed_seconds": [round(clip.start_s, 3), round(clip.end_s, 3)],
-                              "warnings": clip.warnings}, ensure_ascii=False))  # fmt: skip
+                              "warnings": clip.warnings, **pred.trust()}, ensure_ascii=False))  # fmt: skip
             continue
         for w in clip.warnings:
             print(f"{f}: warning: {w}", file=sys.stderr)
@@ -252,9 +252,12 @@ def cmd_predict(args) -> int:
         for label, p in pred.top(args.top):
             print(f"  {p * 100:5.1f}%  {'#' * round(p * 40):<40}  {label}")
         if pred.family:
-            print(f"  family of the top emotion: {pred.family} ({pred.families[pred.family] * 100:.0f} % in all)")
+            print(
+                f"  family of the top emotion: {pred.family} ({pred.families[pred.family] * 100:.0f} % in all)"
+            )
         if pred.reliability:
             print(f"  {pred.reliability}")
+        print(f"  {pred.novelty_line()}")
     return _summary(failed, len(args.files))
 
 
@@ -334,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("timeline", help="find every vocal burst in a recording (up to 30 min) and classify it")
+    p = sub.add_parser(
+        "timeline", help="find every vocal burst in a recording (up to 30 min) and classify it"
+    )
     p.add_argument("file", type=Path)
     p.add_argument("--model", default=None, help=f"checkpoint name or folder (default {checkpoint.DEFAULT})")
     p.add_argument("--csv", type=Path, default=None, help="also write one row per burst to this CSV file")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import audio, backbones, calibration, checkpoint, families
+from . import audio, backbones, calibration, checkpoint, families, novelty, voice_check
 from .backbones import Backbone
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,54 @@ class Prediction:
     reliability: str | None = None
     #: True when ``probs`` are temperature-scaled (the checkpoint carries a fitted temperature).
     calibrated: bool = False
+    #: Distance to the nearest emotion in the discriminant subspace (:mod:`nver_demo.novelty`);
+    #: None when the checkpoint has no novelty model.
+    novelty: float | None = None
+    novelty_threshold: float | None = None
+    #: True when the clip is unlike the training bursts or is not a voice; ``ood_reasons`` says why
+    #: ("novel", "no voice: <reason>").
+    out_of_domain: bool = False
+    ood_reasons: list[str] = field(default_factory=list)
+    #: The signal checks' verdict (:mod:`nver_demo.voice_check`), when the clip's audio was seen.
+    voice: voice_check.VoiceCheck | None = None
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         return list(self.probs.items())[:k]
+
+    def mark_voice(self, check: voice_check.VoiceCheck) -> Prediction:
+        """Record the signal checks' verdict; no voice makes the clip out of domain."""
+        self.voice = check
+        if not check.is_voice:
+            self.out_of_domain = True
+            self.ood_reasons += [
+                f"no voice: {r}" for r in check.reasons if f"no voice: {r}" not in self.ood_reasons
+            ]
+            self.reliability = None  # an in-domain accuracy says nothing about a non-voice input
+        return self
+
+    def trust(self) -> dict:
+        """The novelty fields as plain JSON (for API ``details``)."""
+        return {
+            "novelty": None if self.novelty is None else round(self.novelty, 4),
+            "novelty_threshold": self.novelty_threshold,
+            "out_of_domain": self.out_of_domain,
+            "out_of_domain_reasons": list(self.ood_reasons),
+            "voice": None if self.voice is None else self.voice.to_dict(),
+        }
+
+    def novelty_line(self) -> str:
+        """One line for the CLI: the novelty score against its threshold, and the verdict."""
+        if self.novelty is None:
+            head = "novelty: not fitted for this checkpoint (python -m nver_demo.training.novelty_fit --model ...)"
+        else:
+            novel = "novel" in self.ood_reasons
+            verdict = (
+                "unlike the training bursts: the answer is a guess" if novel else "like the training bursts"
+            )
+            head = f"novelty {self.novelty:.2f} (threshold {self.novelty_threshold:.2f}): {verdict}"
+        if self.voice is not None and not self.voice.is_voice:
+            head += "; " + self.voice.warning
+        return head
 
     @property
     def family(self) -> str | None:
@@ -90,6 +135,8 @@ class Predictor:
         self.checkpoint = ckpt
         self.device = device
         self.random_init = random_init  # random-init backbones: tests and benchmarks only
+        path = ckpt.path
+        self.novelty = novelty.load(path, ckpt.meta.get("novelty")) if path is not None else None
 
     @classmethod
     def load(
@@ -129,7 +176,12 @@ class Predictor:
         order = np.argsort(-p)
         probs = {self.labels[i]: float(p[i]) for i in order}
         views = {k: v[0].numpy() for k, v in out.views.items()}
-        return Prediction(
+        t1 = time.perf_counter()
+        score = (
+            None if self.novelty is None else self.novelty.score(novelty.concat(embeddings, self.backbones))
+        )
+        novel = score is not None and score > self.novelty.threshold
+        pred = Prediction(
             label=self.labels[order[0]],
             probs=probs,
             embeddings={b: np.asarray(embeddings[b]) for b in self.backbones},
@@ -138,17 +190,30 @@ class Predictor:
             families=families.family_probs(probs) if families.covers(self.labels) else {},
             reliability=calibration.plain_words(float(p[order[0]]), cal.get("bins_after", [])),
             calibrated="temperature" in cal,
+            novelty=score,
+            novelty_threshold=None if self.novelty is None else self.novelty.threshold,
+            out_of_domain=novel,
+            ood_reasons=["novel"] if novel else [],
         )
+        if novel:
+            pred.reliability = None  # accuracy measured on EmoGator bursts says nothing here
+        pred.timings["novelty"] = time.perf_counter() - t1
+        return pred
 
     def predict(self, wave: np.ndarray, sr: int) -> Prediction:
         """Classify one clip (any dtype, mono or multi-channel, any sample rate).
 
         Raises :class:`nver_demo.audio.AudioError` for empty, non-finite, too short or silent clips.
+        The clip's novelty and the signal checks (:mod:`nver_demo.voice_check`) set
+        ``out_of_domain``; a no-voice clip's warning is ``pred.voice.warning``.
         """
         mono, _ = audio.validate(wave, sr)
+        t0 = time.perf_counter()
+        check = voice_check.check(mono, sr)
+        t_check = time.perf_counter() - t0
         embs, timings = embed_clip(self.backbones, mono, sr, random_init=self.random_init, device=self.device)
-        pred = self.predict_embeddings(embs)
-        pred.timings = {**timings, **pred.timings}
+        pred = self.predict_embeddings(embs).mark_voice(check)
+        pred.timings = {**timings, **pred.timings, "voice check": t_check}
         return pred
 
     def predict_file(self, path: str | Path) -> Prediction:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backbones, projection
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
-from . import catalog, clips, speech_gate, upload_cache
+from . import catalog, clips, speech_gate, trust_text, upload_cache
 from .choices import resolve
 
 log = logging.getLogger(__name__)
@@ -312,6 +312,9 @@ def analyze(
     _stage(timings, loads)
     run = runner([predictor], clip.wave, clip.sr)
     timings.update(run.timings)
+    timings["voice check"] = trust_text.check_clip(
+        clip.wave, clip.sr, clip.warnings, run.predictions, [predictor]
+    )
     pred = run.predictions[predictor.name]
     t0 = time.perf_counter()
     map_data, note = remap(predictor, pred, method, view)
@@ -364,6 +367,9 @@ def compare(
     _stage(timings, loads)
     run = runner(predictors, clip.wave, clip.sr)
     timings.update(run.timings)
+    timings["voice check"] = trust_text.check_clip(
+        clip.wave, clip.sr, clip.warnings, run.predictions, predictors
+    )
     found = {p.name: find_info(p, infos) for p in predictors}
     known = {k: v for k, v in found.items() if v is not None}
     return Comparison(clip, run.predictions, known, agreement(run.predictions), run, timings)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import audio, families, inputs
+from .. import audio, families, inputs, voice_check
 from ..backbones.base import WeightsUnavailable
 from ..predict import Predictor, get_backbone
 from . import bursts, speech_gate
@@ -57,6 +57,7 @@ class Row:
     probs: dict[str, float]  # sorted, most likely first
     gate: speech_gate.GateResult | None
     level_dbfs: float
+    trust: dict = field(default_factory=dict)  # Prediction.trust(): novelty, out_of_domain, voice
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return list(self.probs.items())[:k]
@@ -72,6 +73,7 @@ class Row:
             "top3": [[lab, round(p, 4)] for lab, p in self.top(3)],
             "speech_gate": self.verdict, "heard": self.gate.text.strip() if self.gate else "",
             "level_dbfs": round(self.level_dbfs, 1), "probs": {k: round(v, 5) for k, v in self.probs.items()},
+            **self.trust,
         }  # fmt: skip
 
 
@@ -86,6 +88,8 @@ class Timeline:
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  # what the reader should know (gate missing...)
+    #: Sounds the detector found that the signal checks say are not a voice: not counted as bursts.
+    not_voice: int = 0
 
     def family_counts(self) -> dict[str, int]:
         counts = {f.name: 0 for f in families.FAMILIES}
@@ -106,7 +110,8 @@ class Timeline:
             "bursts": [r.to_dict() for r in self.rows], "families": self.family_counts(),
             "labels": self.label_counts(), "speech_bursts": sum(r.verdict == "speech" for r in self.rows),
             "timings": {k: round(v, 3) for k, v in self.timings.items()}, "device": self.device,
-            "notes": self.notes,
+            "notes": self.notes, "not_voice": self.not_voice,
+            "out_of_domain_bursts": sum(bool(r.trust.get("out_of_domain")) for r in self.rows),
         }  # fmt: skip
 
     def to_json(self) -> str:
@@ -130,8 +135,16 @@ def classify(
     predictor: Predictor, batch: list[bursts.Burst], gate: speech_gate.SpeechGate | None
 ) -> tuple[list[Row], dict[str, float]]:
     """Rows for a batch of bursts: each backbone embeds the whole batch once, then the head runs
-    per burst; the gate judges the batch in one pass."""
+    per burst; the gate judges the batch in one pass. Sounds the signal checks call no voice are
+    left out (no row): they are not vocal bursts."""
     timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    checks = [voice_check.check(b.wave, bursts.SAMPLE_RATE) for b in batch]
+    timings["voice check"] = time.perf_counter() - t0
+    batch = [b for b, c in zip(batch, checks) if c.is_voice]
+    checks = [c for c in checks if c.is_voice]
+    if not batch:
+        return [], timings
     waves = [b.wave for b in batch]
     embs: dict[str, np.ndarray] = {}
     for name in dict.fromkeys(predictor.backbones):
@@ -141,7 +154,8 @@ def classify(
         ).embed_batch(waves, bursts.SAMPLE_RATE)
         timings[f"embed {name}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    preds = [predictor.predict_embeddings({k: v[i] for k, v in embs.items()}) for i in range(len(batch))]
+    preds = [predictor.predict_embeddings({k: v[i] for k, v in embs.items()}).mark_voice(c)
+             for i, c in enumerate(checks)]  # fmt: skip
     timings["head"] = time.perf_counter() - t0
     verdicts: list[speech_gate.GateResult | None] = [None] * len(batch)
     if gate is not None:
@@ -152,7 +166,7 @@ def classify(
     for b, p, g in zip(batch, preds, verdicts):
         fam = families.family_of(p.label)
         rows.append(Row(b.start, b.end, p.label, fam.name if fam else None, fam.color if fam else "#888888",
-                        p.probs, g, b.level_dbfs))  # fmt: skip
+                        p.probs, g, b.level_dbfs, p.trust()))  # fmt: skip
     return rows, timings
 
 
@@ -207,7 +221,7 @@ def run(
     timings: dict[str, float] = {"load speech gate": time.perf_counter() - t_start} if g else {}
     rows: list[Row] = []
     pending: list[bursts.Burst] = []
-    state = {"done": 0.0, "total": bursts.duration(path) or 0.0}
+    state = {"done": 0.0, "total": bursts.duration(path) or 0.0, "not_voice": 0}
 
     def report(done: float, total: float) -> None:
         state["done"], state["total"] = done, total or state["total"]
@@ -219,6 +233,7 @@ def run(
 
     def flush() -> None:
         batch_rows, t = classify(predictor, pending, g)
+        state["not_voice"] += len(pending) - len(batch_rows)
         rows.extend(batch_rows)
         for k, v in t.items():
             timings[k] = timings.get(k, 0.0) + v
@@ -242,7 +257,18 @@ def run(
     if progress is not None:
         progress(1.0, f"{len(rows)} bursts")
     device = str(get_backbone(predictor.backbones[0]).device) if predictor.backbones else "cpu"
-    return Timeline(path.name, predictor.name, state["done"], rows, timings, device, notes)
+    if state["not_voice"]:
+        notes.append(not_voice_note(int(state["not_voice"])))
+    return Timeline(
+        path.name, predictor.name, state["done"], rows, timings, device, notes, int(state["not_voice"])
+    )
+
+
+def not_voice_note(n: int) -> str:
+    """The note for sounds left out of the timeline because they are not a voice."""
+    sounds = "sound" if n == 1 else "sounds"
+    return (f"{n} {sounds} did not sound like a voice (a steady tone, noise, clicks, a constant offset...) "
+            "and are not counted as bursts.")  # fmt: skip
 
 
 def burst_audio(path: str | Path, start: float, end: float) -> tuple[int, np.ndarray]:
