@@ -11,6 +11,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import torch
 
 from . import audio, backbones, calibration, checkpoint, families, novelty, voice_check
 from .backbones import Backbone
+from .enrolment import Enrolment
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class Prediction:
     #: ("novel", "no voice: <reason>").
     out_of_domain: bool = False
     ood_reasons: list[str] = field(default_factory=list)
+    #: Other clips of the speaker the enrolled head normalised by (0: the plain head answered).
+    enrolment_clips: int = 0
     #: The signal checks' verdict (:mod:`nver_demo.voice_check`), when the clip's audio was seen.
     voice: voice_check.VoiceCheck | None = None
 
@@ -160,17 +164,46 @@ class Predictor:
     def meta(self) -> dict:
         return self.checkpoint.meta
 
-    def predict_embeddings(self, embeddings: dict[str, np.ndarray]) -> Prediction:
-        """Run the head on precomputed backbone embeddings (keys: backbone names)."""
+    @property
+    def min_enrolment_clips(self) -> int | None:
+        """Enrolment clips from which the enrolled head answers (None: this checkpoint has none)."""
+        block = self.meta.get("enrolment")
+        return int(block["min_clips"]) if block and self.checkpoint.enrolled is not None else None
+
+    def enrolment(self, clips: Sequence) -> Enrolment:
+        """An :class:`~nver_demo.enrolment.Enrolment` from other clips of the same speaker: each a
+        ``(wave, sr)`` pair or a ``{backbone: embedding}`` dict (e.g. ``Prediction.embeddings``)."""
+        embs = []
+        for c in clips:
+            if isinstance(c, dict):
+                embs.append(c)
+            else:
+                mono, _ = audio.validate(*c)
+                embs.append(embed_clip(self.backbones, mono, c[1], random_init=self.random_init,
+                                       device=self.device)[0])  # fmt: skip
+        return Enrolment.from_embeddings(embs)
+
+    def predict_embeddings(self, embeddings: dict[str, np.ndarray], enrol: Enrolment | None = None) -> Prediction:
+        """Run the head on precomputed backbone embeddings (keys: backbone names).
+
+        With an ``enrol`` of at least :attr:`min_enrolment_clips` clips, the speaker-enrolled head
+        answers on ``embedding - enrolment mean`` (with its own calibration); with fewer, or a
+        checkpoint without one, the plain head does and ``enrolment_clips`` is 0."""
         missing = [b for b in self.backbones if b not in embeddings]
         if missing:
             raise ValueError(f"{self.name} needs embeddings from {missing}")
         t0 = time.perf_counter()
-        xs = [torch.from_numpy(np.asarray(embeddings[b], dtype=np.float32)[None]) for b in self.backbones]
+        need = self.min_enrolment_clips
+        use = enrol is not None and need is not None and enrol.n_clips >= need
+        head, cal = self.checkpoint.head, self.meta.get("calibration") or {}
+        inputs = embeddings
+        if use:
+            head, cal = self.checkpoint.enrolled, self.meta["enrolment"].get("calibration") or {}
+            inputs = enrol.normalise(embeddings, self.backbones)
+        xs = [torch.from_numpy(np.asarray(inputs[b], dtype=np.float32)[None]) for b in self.backbones]
         with torch.inference_mode():
-            out = self.checkpoint.head(*xs)
+            out = head(*xs)
             logits = out.logits.float()[0].numpy()
-        cal = self.meta.get("calibration") or {}
         p = calibration.softmax(logits, cal.get("temperature", 1.0))
         p = p / p.sum()
         order = np.argsort(-p)
@@ -194,14 +227,19 @@ class Predictor:
             novelty_threshold=None if self.novelty is None else self.novelty.threshold,
             out_of_domain=novel,
             ood_reasons=["novel"] if novel else [],
+            enrolment_clips=enrol.n_clips if use else 0,
         )
         if novel:
             pred.reliability = None  # accuracy measured on EmoGator bursts says nothing here
         pred.timings["novelty"] = time.perf_counter() - t1
         return pred
 
-    def predict(self, wave: np.ndarray, sr: int) -> Prediction:
+    def predict(self, wave: np.ndarray, sr: int, enrol: Sequence | Enrolment | None = None) -> Prediction:
         """Classify one clip (any dtype, mono or multi-channel, any sample rate).
+
+        ``enrol``: other clips of the same speaker (``(wave, sr)`` pairs or embedding dicts, see
+        :meth:`enrolment`), never the clip itself; from :attr:`min_enrolment_clips` of them the
+        speaker-enrolled head answers (``pred.enrolment_clips`` says how many it used).
 
         Raises :class:`nver_demo.audio.AudioError` for empty, non-finite, too short or silent clips.
         The clip's novelty and the signal checks (:mod:`nver_demo.voice_check`) set
@@ -212,7 +250,9 @@ class Predictor:
         check = voice_check.check(mono, sr)
         t_check = time.perf_counter() - t0
         embs, timings = embed_clip(self.backbones, mono, sr, random_init=self.random_init, device=self.device)
-        pred = self.predict_embeddings(embs).mark_voice(check)
+        if enrol is not None and not isinstance(enrol, Enrolment):
+            enrol = self.enrolment(enrol)
+        pred = self.predict_embeddings(embs, enrol).mark_voice(check)
         pred.timings = {**timings, **pred.timings, "voice check": t_check}
         return pred
 
