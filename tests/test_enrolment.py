@@ -168,3 +168,34 @@ def test_enrolled_checkpoint_end_to_end(tmp_path):
     assert set(ck.meta["enrolment"]["cv"]) == {str(k) for k in enrol.KS}
     assert ck.meta["metrics"]["cv"]["macro_f1_mean"] == pytest.approx(
         np.mean(ck.meta["enrolment"]["cv"]["0"]["macro_f1_folds"]), abs=1e-6)
+
+
+def _rows(x, g, speaker):
+    from nver_demo.app.timeline import Row
+
+    return [Row(i, i + 0.5, "a", None, "#888888", {"a": 1.0}, None, -20.0, {"out_of_domain": False},
+                {"ge2e": v}) for i, v in enumerate(x[g == speaker])]  # fmt: skip
+
+
+def test_timeline_reads_each_burst_enrolled_by_the_other_bursts(enrolled_predictor):
+    from nver_demo.app.timeline import enrol_rows
+
+    p, x, _, g = enrolled_predictor
+    rows = _rows(x, g, g[0])[:12]
+    note = enrol_rows(p, rows)
+    assert note is not None and "other 11 bursts" in note
+    embs = np.array([r.embeddings["ge2e"] for r in rows])
+    for i, r in enumerate(rows):
+        assert r.enrolment_clips == 11
+        others = Enrolment({"ge2e": np.delete(embs, i, 0).mean(0)}, 11)
+        # enrol_rows sums in float64, this mean is float32: agree to float32 rounding.
+        assert r.probs == pytest.approx(p.predict_embeddings({"ge2e": embs[i]}, others).probs, rel=1e-4, abs=1e-6)
+
+
+def test_timeline_with_too_few_bursts_keeps_the_plain_answers(enrolled_predictor):
+    from nver_demo.app.timeline import enrol_rows
+
+    p, x, _, g = enrolled_predictor
+    rows = _rows(x, g, g[0])[:5]  # 4 others < min_clips 5
+    assert enrol_rows(p, rows) is None
+    assert all(r.enrolment_clips == 0 and r.probs == {"a": 1.0} for r in rows)
