@@ -199,3 +199,31 @@ def test_timeline_with_too_few_bursts_keeps_the_plain_answers(enrolled_predictor
     rows = _rows(x, g, g[0])[:5]  # 4 others < min_clips 5
     assert enrol_rows(p, rows) is None
     assert all(r.enrolment_clips == 0 and r.probs == {"a": 1.0} for r in rows)
+
+
+def test_tune_to_my_voice_from_the_break_even_on(enrolled_predictor):
+    from nver_demo.app import voice_enrolment
+
+    p, x, _, g = enrolled_predictor
+    pred = p.predict_embeddings({"ge2e": x[0]})
+    mine = [{"ge2e": v} for v in x[1:][g[1:] == g[0]]]
+    same, note = voice_enrolment.enrolled(p, pred, mine[:3])
+    assert same is pred and "3 of your earlier clips so far" in note and "from 5 on" in note
+    tuned, note = voice_enrolment.enrolled(p, pred, mine[:8])
+    assert tuned.enrolment_clips == 8 and "with 8 of your earlier clips" in note
+    assert tuned.probs == p.predict_embeddings({"ge2e": x[0]}, Enrolment.from_embeddings(mine[:8])).probs
+
+
+def test_the_session_keeps_only_voice_clips_and_at_most_the_newest_few(enrolled_predictor):
+    from nver_demo.app import voice_enrolment
+
+    p, x, _, _ = enrolled_predictor
+    kept: list = []
+    for i in range(voice_enrolment.MAX_CLIPS + 5):
+        kept = voice_enrolment.remember(kept, p.predict_embeddings({"ge2e": x[i]}))
+    assert len(kept) == voice_enrolment.MAX_CLIPS
+    np.testing.assert_array_equal(kept[-1]["ge2e"], x[voice_enrolment.MAX_CLIPS + 4])
+    odd = p.predict_embeddings({"ge2e": x[0]})
+    odd.out_of_domain = True
+    assert voice_enrolment.remember(kept, odd) == kept
+    assert "are kept" in voice_enrolment.status(kept) and "No clips" in voice_enrolment.status([])

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backbones, projection
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
-from . import catalog, clips, speech_gate, trust_text, upload_cache
+from . import catalog, clips, speech_gate, trust_text, upload_cache, voice_enrolment
 from .choices import resolve
 
 log = logging.getLogger(__name__)
@@ -261,6 +261,8 @@ class Analysis:
     map: MapData | None
     map_note: str  # why there is no map, when there is none
     views: list[str]
+    #: How the answer used the visitor's earlier clips (speaker enrolment), in a sentence, or "".
+    enrolment_note: str = ""
 
 
 def find_info(predictor: Predictor, infos: list[catalog.ModelInfo]) -> catalog.ModelInfo | None:
@@ -300,9 +302,13 @@ def analyze(
     method: str = "pca",
     view: str = "fused",
     runner: Runner = run_models,
+    enrol: list[dict] | None = None,
 ) -> Analysis:
     """Read and check the clip, load the model, run it, map it. Raises AudioError/ModelUnavailable
-    before ``runner`` is called when the clip or the model cannot be used."""
+    before ``runner`` is called when the clip or the model cannot be used.
+
+    ``enrol``: embeddings (``{backbone: vector}``) of the same visitor's *other* clips; from the
+    model's break-even on, the speaker-enrolled head answers (:mod:`.voice_enrolment`)."""
     t0 = time.perf_counter()
     with upload_cache.admit(path):  # room in the upload cache, or a polite refusal; held while read
         clip = clips.read_clip(path)
@@ -316,12 +322,14 @@ def analyze(
         clip.wave, clip.sr, clip.warnings, run.predictions, [predictor]
     )
     pred = run.predictions[predictor.name]
+    pred, enrol_note = voice_enrolment.enrolled(predictor, pred, enrol or [])
     t0 = time.perf_counter()
     map_data, note = remap(predictor, pred, method, view)
     timings["map"] = time.perf_counter() - t0
     info = find_info(predictor, infos)
     source = str(predictor.checkpoint.path)
-    return Analysis(predictor.name, source, info, clip, pred, run, timings, map_data, note, views(predictor))
+    return Analysis(predictor.name, source, info, clip, pred, run, timings, map_data, note, views(predictor),
+                    enrol_note)  # fmt: skip
 
 
 def remap(predictor: Predictor, pred: Prediction, method: str, view: str) -> tuple[MapData | None, str]:
