@@ -201,9 +201,13 @@ def main() -> int:
         recording, clip, placed = write_inputs(Path(tmp), args.minutes)
         t0 = time.perf_counter()
         service.warm_up(model, infos)
-        print(f"warm-up {time.perf_counter() - t0:.1f} s; load average {load_before:.1f} on {os.cpu_count()} cores")
+        print(
+            f"warm-up {time.perf_counter() - t0:.1f} s; load average {load_before:.1f} on {os.cpu_count()} cores"
+        )
         demo = app.build_demo(infos)
-        demo.launch(prevent_thread_lock=True, quiet=True, server_name=HOST, server_port=free_port(), **app.LAUNCH)
+        demo.launch(
+            prevent_thread_lock=True, quiet=True, server_name=HOST, server_port=free_port(), **app.LAUNCH
+        )
         try:
             client = Client(demo.local_url, verbose=False, download_files=False)
             analyze_once(client, clip, model)  # untimed: the first call over HTTP warms the server
@@ -223,7 +227,9 @@ def main() -> int:
             for th in threads:
                 th.join()
             stop.set()
-            print(f"load phase {time.perf_counter() - t_load:.1f} s; load average after {os.getloadavg()[0]:.1f}")
+            print(
+                f"load phase {time.perf_counter() - t_load:.1f} s; load average after {os.getloadavg()[0]:.1f}"
+            )
             print("what the last timeline's visitor saw (sampled every 2 s):")
             for line in seen[:12]:
                 print("   ", line)
