@@ -131,7 +131,7 @@ def run_timelines(url, recording, model, n: int) -> tuple[list[dict], list[threa
     return results, threads, jobs
 
 
-def sample_status(jobs: list, seen: list[str], stop: threading.Event) -> None:
+def sample_status(jobs: list, seen: list[tuple[float, str]], stop: threading.Event) -> None:
     """What the last timeline's visitor is shown while it waits: Gradio's queue status."""
     while not stop.wait(2.0):
         job = jobs[-1]
@@ -141,8 +141,8 @@ def sample_status(jobs: list, seen: list[str], stop: threading.Event) -> None:
         code = getattr(s.code, "name", str(s.code))
         eta = f"{s.eta:.0f} s" if s.eta is not None else "none yet"
         line = f"{code}: rank {s.rank}, queue size {s.queue_size}, eta {eta}; {s.progress_data or ''}"
-        if not seen or seen[-1] != line:
-            seen.append(f"t={time.perf_counter():.0f} {line}"[:200])
+        if not seen or seen[-1][1] != line:  # each change once, with when it was first seen
+            seen.append((time.perf_counter(), line[:200]))
         if code in ("FINISHED", "CANCELLED"):
             return
 
@@ -215,7 +215,7 @@ def main() -> int:
             print(f"idle: {', '.join(f'{s:.2f}' for s in idle)} s", flush=True)
             t_load = time.perf_counter()
             timelines, threads, jobs = run_timelines(demo.local_url, recording, model, args.timelines)
-            seen: list[str] = []
+            seen: list[tuple[float, str]] = []
             stop = threading.Event()
             sampler = threading.Thread(target=sample_status, args=(jobs, seen, stop), daemon=True)
             sampler.start()
@@ -230,9 +230,9 @@ def main() -> int:
             print(
                 f"load phase {time.perf_counter() - t_load:.1f} s; load average after {os.getloadavg()[0]:.1f}"
             )
-            print("what the last timeline's visitor saw (sampled every 2 s):")
-            for line in seen[:12]:
-                print("   ", line)
+            print("what the last timeline's visitor saw (sampled every 2 s; each change once):")
+            for t, line in seen[:12]:
+                print(f"    +{t - t_load:5.1f} s {line}")
         finally:
             demo.close()
         return report(idle, busy, timelines, placed)
