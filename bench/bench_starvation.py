@@ -156,6 +156,7 @@ def report(idle: list[float], busy: list[tuple[float, float]], timelines: list[d
     covered = sum(end <= last_end for _, end in busy)
     print(f"analyses that ended while a timeline still ran: {covered} of {len(busy)}")
     print(f"ratio median loaded / median idle: {ratio:.2f} (goal <= {GOAL:g})")
+    print(f"slowest loaded / median idle: {max(s for s, _ in busy) / idle_med:.2f}")
     ok = True
     for i, r in enumerate(timelines, 1):
         if "error" in r or "details" not in r:
