@@ -134,6 +134,7 @@ def test_the_long_queue_refuses_a_job_once_full_with_a_sentence():
     blocks = _blocks_with(3)
     validate = scheduler.long_queue_validator(lambda: blocks, jobs=1, limit=4)
     assert [v["is_valid"] for v in validate("party.mp3", "model", True)] == [True, True, True]
+    assert validate("party.mp3")["is_valid"] is True  # one input: the verdict itself (Gradio's rule)
     blocks.__dict__.update(_blocks_with(4).__dict__)
     refused, *others = validate("party.mp3", "model", True)  # one verdict per input, as Gradio wants
     assert refused["is_valid"] is False and [v["is_valid"] for v in others] == [True, True]
@@ -192,3 +193,33 @@ def test_the_app_gives_long_jobs_their_own_group_and_bounded_queue(app_checkpoin
     assert said and int(said.group(1)) == scheduler.LONG_QUEUE
     assert (scheduler.LONG_JOBS_CPU, scheduler.LONG_JOBS_GPU) == (1, 2)  # the words above
     assert f"`concurrency_limit={app.MODEL_RUNS}`" in docs and f"holds at most {app.QUEUE_SIZE}" in docs
+
+
+def test_a_refused_long_job_reaches_an_api_caller_as_the_sentence(app_checkpoints):
+    """Through Gradio for real: the validator runs before queueing, and gradio_client raises
+    its ValidationError with the sentence (a long queue of size 0 refuses every job)."""
+    import gradio as gr
+    from gradio_client import Client
+    from gradio_client.exceptions import ValidationError
+
+    from nver_demo.app.tabs import common
+
+    ctx = common.Context(catalog.models(app_checkpoints, hub=False, local=False), long_queue=0)
+    ran = []
+    with gr.Blocks() as demo:
+        ctx.blocks = demo
+        ins, out = [gr.Textbox(), gr.Textbox(), gr.Checkbox()], gr.Textbox()  # shaped like /timeline's
+        one = gr.Textbox()
+        gr.Button().click(lambda *x: ran.append(x) or "ran", ins, out, api_name="job", **ctx.long_event())
+        gr.Button().click(lambda x: ran.append(x) or "ran", one, out, api_name="one", **ctx.long_event())
+    app_server.launch(demo.queue(max_size=5))
+    try:
+        client = Client(demo.local_url, verbose=False, download_files=False)
+        for args, api in ((("party.mp3", "model", True), "/job"), (("party.mp3",), "/one")):
+            with pytest.raises(
+                ValidationError, match="0 long recordings are already waiting for the Timeline"
+            ):
+                client.predict(*args, api_name=api)
+        assert ran == []  # refused before it ran
+    finally:
+        demo.close()

@@ -167,15 +167,16 @@ def waiting(blocks: Any, concurrency_id: str) -> int:
 
 def long_queue_validator(
     blocks_of: Callable[[], Any], jobs: int, limit: int = LONG_QUEUE
-) -> Callable[..., list[dict]]:
+) -> Callable[..., list[dict] | dict]:
     """An event ``validator=`` for long jobs: refuses a new one with a sentence while ``limit``
     are already waiting in the ``"long"`` group (Gradio runs it before queueing the event: a
     refused job never takes a place in the queue). ``blocks_of()`` returns the app's Blocks;
     ``jobs`` is how many long jobs run at once (said in the sentence)."""
     import gradio as gr
 
-    def validate(*inputs: Any) -> list[dict]:
-        # One verdict per input (Gradio's rule); a refusal is shown on the first (the recording).
+    def validate(*inputs: Any) -> list[dict] | dict:
+        # One verdict per input (Gradio's rule; one input: the verdict itself, not a list); a
+        # refusal is shown on the first input (the recording).
         n = waiting(blocks_of(), LONG_GROUP)
         verdicts = [gr.validate(True, "") for _ in inputs]
         if n >= limit and verdicts:
@@ -184,6 +185,6 @@ def long_queue_validator(
                 f"{n} long recordings are already waiting for the Timeline, which runs {jobs} at a "
                 "time here. Try again in a few minutes; Analyze and Compare are not held up by them.",
             )
-        return verdicts
+        return verdicts[0] if len(verdicts) == 1 else verdicts
 
     return validate
