@@ -2,6 +2,7 @@
 
     python bench/bench_starvation.py                    # two 10-minute timelines, 5 analyses (issue 30)
     python bench/bench_starvation.py --minutes 3        # shorter recordings, same shape
+    python bench/bench_starvation.py --streams 2        # two clients analysing at once (the gate's case)
 
 Starts the app in-process as ``python app.py`` configures it (thread policy, queue, concurrency
 groups, model-run gate, shipped checkpoints and default model), bound to 127.0.0.1 on a free port,
@@ -12,10 +13,10 @@ order, 3-9 s of quiet hiss between them) and a 2-s clip (one example clip padded
 Then, in one run:
 
 1. **idle**: ``--idle`` sequential ``/analyze`` calls on the 2-s clip with nothing else running
-   (after one untimed call);
+   (after one untimed call), from each of ``--streams`` clients at once;
 2. **load**: ``--timelines`` ``/timeline`` calls submitted at once (each from its own client,
    speech check on, as the page's default), and ``--delay`` s later ``--analyses`` sequential
-   ``/analyze`` calls on the same clip, while the second timeline's queue status (what its visitor
+   ``/analyze`` calls on the same clip from each of the ``--streams`` clients, while the second timeline's queue status (what its visitor
    sees: place in line, estimate) is sampled.
 
 Prints each latency, the median idle and loaded ``/analyze`` latency and their ratio (goal ≤ 3),
@@ -179,11 +180,15 @@ def main() -> int:
     ap.add_argument("--timelines", type=int, default=2)
     ap.add_argument("--analyses", type=int, default=5, help="sequential /analyze calls under load")
     ap.add_argument("--idle", type=int, default=5, help="sequential /analyze calls before the load")
+    ap.add_argument("--streams", type=int, default=1,
+                    help="clients sending their sequential /analyze calls at once (idle and under load)")  # fmt: skip
     ap.add_argument("--delay", type=float, default=3.0, help="seconds between the timelines and the analyses")
     ap.add_argument("--deadline", type=float, default=1800, help="seconds before the script stops itself")
     args = ap.parse_args()
     if not (0.5 <= args.minutes <= 30 and 1 <= args.timelines <= 8 and 1 <= args.analyses <= 50):
         ap.error("--minutes 0.5-30, --timelines 1-8, --analyses 1-50")
+    if not 1 <= args.streams <= 4:
+        ap.error("--streams 1-4 (Analyze/Compare run 2 at once)")
     watchdog(args.deadline)
     nver_demo.configure_threads(runs=2)  # before torch loads, as app.py does; re-applied below
 
@@ -212,7 +217,7 @@ def main() -> int:
         try:
             client = Client(demo.local_url, verbose=False, download_files=False)
             analyze_once(client, clip, model)  # untimed: the first call over HTTP warms the server
-            idle = [analyze_once(client, clip, model) for _ in range(args.idle)]
+            idle = [s for s, _ in streams(demo, clip, model, args.idle, args.streams, "idle")]
             print(f"idle: {', '.join(f'{s:.2f}' for s in idle)} s", flush=True)
             t_load = time.perf_counter()
             timelines, threads, jobs = run_timelines(demo.local_url, recording, model, args.timelines)
@@ -221,10 +226,7 @@ def main() -> int:
             sampler = threading.Thread(target=sample_status, args=(jobs, seen, stop), daemon=True)
             sampler.start()
             time.sleep(args.delay)
-            busy = []
-            for _ in range(args.analyses):
-                busy.append((analyze_once(client, clip, model), time.perf_counter()))
-                print(f"under load: {busy[-1][0]:.2f} s (gate: {demo_gate_state(demo)})", flush=True)
+            busy = streams(demo, clip, model, args.analyses, args.streams, "under load")
             for th in threads:
                 th.join()
             stop.set()
@@ -237,6 +239,29 @@ def main() -> int:
         finally:
             demo.close()
         return report(idle, busy, timelines, placed)
+
+
+def streams(demo, clip, model: str, n: int, k: int, what: str) -> list[tuple[float, float]]:
+    """``k`` clients at once, each sending ``n`` sequential ``/analyze`` calls: (seconds, end) each."""
+    from gradio_client import Client
+
+    out: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        client = Client(demo.local_url, verbose=False, download_files=False)
+        for _ in range(n):
+            s = analyze_once(client, clip, model)
+            with lock:
+                out.append((s, time.perf_counter()))
+                print(f"{what}: {s:.2f} s (gate: {demo_gate_state(demo)})", flush=True)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(k)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return out
 
 
 def demo_gate_state(demo) -> str:
