@@ -36,7 +36,7 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from nver_demo.app import catalog, service  # noqa: E402
+from nver_demo.app import catalog, service, upload_cache  # noqa: E402
 from nver_demo.app.tabs import TABS, Context, common  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
@@ -71,6 +71,7 @@ def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
             "Apache-2.0) · API: “Use via API” below.",
             elem_classes="small-note",
         )
+    upload_cache.attach(demo)  # cap on the upload folder ($NVER_UPLOAD_CACHE_MB) besides the hourly clean
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
 
 

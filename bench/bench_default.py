@@ -1,7 +1,7 @@
 """Inference cost of the default model against another, on the same 2 s clip, in one run.
 
     python bench/bench_default.py                                 # checkpoint.DEFAULT vs linear-whisper-base
-    python bench/bench_default.py --models linear-whisper-base-vb linear-whisper-base --reps 30
+    python bench/bench_default.py --models lda-whisper-base-ft lda-whisper-base --reps 30
 
 Backbones are loaded and warmed first (the app does this once at start-up); each repetition is a
 whole ``Predictor.predict`` (embedding + head). Prints medians and the ratio of the first model's

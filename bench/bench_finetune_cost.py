@@ -4,8 +4,9 @@
     python bench/bench_finetune_cost.py --device cuda  # the same on a GPU
 
 Times one AdamW step (forward, backward, update) through the whole encoder (all 6 blocks, from
-the log-mel) and through block 4 alone (from a cached block-3 output, what
-``nver_demo.training.adapt`` trains), in float32 and under bfloat16 autocast, on random-init
+the log-mel, what ``python -m nver_demo finetune`` trains: it stops at block 4, so this is an
+upper bound) and through block 4 alone (from a cached block-3 output, what the block-4 path at git
+tag ``pre-house-experiments`` trained), in float32 and under bfloat16 autocast, on random-init
 weights (the same compute as the real ones). Prints ms per clip and the ratio of the two, so the
 time of a cross-validated fine-tuning run can be planned: clips per fold x epochs x ms per clip.
 """

@@ -1,4 +1,4 @@
-"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline,paper-pairs} ...``.
+"""Command line: ``python -m nver_demo {list,extract,evaluate,train,predict,timeline,paper-pairs,finetune} ...``.
 
 Typical session on the EmoGator sample (../shared/data/emogator)::
 
@@ -8,6 +8,11 @@ Typical session on the EmoGator sample (../shared/data/emogator)::
     python -m nver_demo train --head reno --backbones ge2e compare --out checkpoints/my-reno
     python -m nver_demo predict clip.wav --model checkpoints/my-reno
     python -m nver_demo timeline party.mp3 --csv party.csv
+
+Exit status: 0 when every input was used; 1 when some input file could not be (each one said
+why, on stderr or as a JSON record with an "error" key under --json, then a summary line on
+stderr names them); 2 for any other error (unknown model, missing weights, bad arguments).
+Input files go through the package's input gate (nver_demo/inputs.py): the same sentences as the app.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from .threads import configure_threads
 from .training import datasets
 
 EPILOG = __doc__.split("Typical session", 1)[1].split("\n", 1)[1]
+EXIT_INPUTS_FAILED = 1  # some input file could not be used (the others were)
+EXIT_ERROR = 2  # nothing could run: unknown model, missing weights, bad arguments
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -200,36 +207,71 @@ def cmd_train(args) -> None:
     print(f"saved {ck.path} ({ck.meta['parameters']:,} parameters)")
 
 
-def cmd_predict(args) -> None:
+def _report_failure(f: Path, error: str, args, model: str | None = None) -> None:
+    """A file that could not be used: a JSON line (``--json``) or a line on stderr."""
+    if args.json:
+        print(json.dumps({"file": str(f), "model": model, "error": error}, ensure_ascii=False))
+    else:
+        print(f"{f}: {error}", file=sys.stderr)
+
+
+def _summary(failed: list[Path], total: int) -> int:
+    """Exit status of a run over input files: 0, or 1 with a line on stderr naming the failed ones."""
+    if not failed:
+        return 0
+    noun = "input" if total == 1 else "inputs"
+    print(f"{len(failed)} of {total} {noun} failed: {', '.join(str(f) for f in failed)}", file=sys.stderr)
+    return EXIT_INPUTS_FAILED
+
+
+def cmd_predict(args) -> int:
+    from .clip_select import read_clip
     from .predict import Predictor
 
-    model = Predictor.load(args.model or checkpoint.DEFAULT, device=args.device)
+    model: Predictor | None = None  # loaded at the first usable file: bad inputs fail fast
+    failed: list[Path] = []
     for f in args.files:
         try:
-            pred = model.predict_file(f)
+            clip = read_clip(f)  # the input gate: the same checks and sentences as the app
         except audio.AudioError as e:
-            print(f"{f}: {e}", file=sys.stderr)
+            failed.append(f)
+            _report_failure(f, str(e), args, model.name if model else args.model or checkpoint.DEFAULT)
             continue
+        model = model or Predictor.load(args.model or checkpoint.DEFAULT, device=args.device)
+        pred = model.predict(clip.wave, clip.sr)
         if args.json:
             print(json.dumps({"file": str(f), "model": model.name, "label": pred.label, "probs": pred.probs,
                               "family": pred.family, "families": pred.families,
-                              "calibrated": pred.calibrated, "reliability": pred.reliability}))  # fmt: skip
+                              "calibrated": pred.calibrated, "reliability": pred.reliability,
+                              "analysed_seconds": [round(clip.start_s, 3), round(clip.end_s, 3)],
+                              "warnings": clip.warnings, **pred.trust()}, ensure_ascii=False))  # fmt: skip
             continue
+        for w in clip.warnings:
+            print(f"{f}: warning: {w}", file=sys.stderr)
         print(f"{f}  ({model.name})")
         for label, p in pred.top(args.top):
             print(f"  {p * 100:5.1f}%  {'#' * round(p * 40):<40}  {label}")
         if pred.family:
-            print(f"  family of the top emotion: {pred.family} ({pred.families[pred.family] * 100:.0f} % in all)")
+            print(
+                f"  family of the top emotion: {pred.family} ({pred.families[pred.family] * 100:.0f} % in all)"
+            )
         if pred.reliability:
             print(f"  {pred.reliability}")
+        print(f"  {pred.novelty_line()}")
+    return _summary(failed, len(args.files))
 
 
-def cmd_timeline(args) -> None:
+def cmd_timeline(args) -> int:
     from tqdm import tqdm
 
     from .app import timeline
     from .predict import Predictor
 
+    try:
+        timeline.check_file(args.file)  # the input gate, before loading any model
+    except audio.AudioError as e:
+        _report_failure(args.file, str(e), args, args.model or checkpoint.DEFAULT)
+        return _summary([args.file], 1)
     model = Predictor.load(args.model or checkpoint.DEFAULT, device=args.device)
     with tqdm(total=100, unit="%", desc=Path(args.file).name, disable=args.quiet, leave=False) as bar:
 
@@ -239,14 +281,16 @@ def cmd_timeline(args) -> None:
 
         try:
             tl = timeline.run(args.file, model, gate=not args.no_gate, progress=progress)
-        except audio.AudioError as e:
-            raise ValueError(str(e)) from e
+        except audio.AudioError as e:  # found while streaming: NaN samples, corrupt further in
+            bar.close()
+            _report_failure(args.file, str(e), args, model.name)
+            return _summary([args.file], 1)
     if args.csv:
         args.csv.write_text(tl.to_csv(), encoding="utf-8")
         print(f"wrote {args.csv} ({len(tl.rows)} bursts)", file=sys.stderr)
     if args.json:
         print(tl.to_json())
-        return
+        return 0
     print(f"{args.file}: {len(tl.rows)} vocal bursts in {tl.duration_s:.1f} s ({model.name})")
     for r in tl.rows:
         top = ", ".join(f"{lab} {p * 100:.0f}%" for lab, p in r.top(3))
@@ -254,6 +298,7 @@ def cmd_timeline(args) -> None:
         print(f"  {r.start:7.2f}-{r.end:7.2f} s  {r.label:<20} {r.family or '':<20} {top}{speech}")
     fams = ", ".join(f"{k} {v}" for k, v in tl.family_counts().items())
     print(f"families: {fams or 'none'}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,11 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--model", default=None, help=f"checkpoint name or folder (default {checkpoint.DEFAULT})")
     p.add_argument("--top", type=int, default=5)
-    p.add_argument("--json", action="store_true", help="one JSON line per file")
+    p.add_argument("--json", action="store_true", help='one JSON line per file (failed ones: an "error" key)')
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("timeline", help="find every vocal burst in a recording (up to 30 min) and classify it")
+    p = sub.add_parser(
+        "timeline", help="find every vocal burst in a recording (up to 30 min) and classify it"
+    )
     p.add_argument("file", type=Path)
     p.add_argument("--model", default=None, help=f"checkpoint name or folder (default {checkpoint.DEFAULT})")
     p.add_argument("--csv", type=Path, default=None, help="also write one row per burst to this CSV file")
@@ -302,9 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_timeline)
 
-    from .training import pairs_cli
+    from .training import finetune, pairs_cli
 
     pairs_cli.add_parser(sub)
+    finetune.add_parser(sub)
+    from . import space_cli  # space deploy / space rehearse (no training imports)
+
+    space_cli.add_parser(sub)
     return parser
 
 
@@ -314,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
     try:
         configure_threads(runs=1)  # one run at a time: all cores, or $NVER_THREADS
-        args.func(args)
+        status = args.func(args)
     except (ValueError, FileNotFoundError, backbones.WeightsUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_ERROR
+    return status or 0

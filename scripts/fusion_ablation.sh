@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The fusion ablation of the README ("Does fusion help? RENO as its authors publish it"): 5-fold
+# The fusion ablation of docs/fusion.md ("Does fusion help?"): 5-fold
 # speaker-grouped cross-validation on cached embeddings of all 200 EmoGator speakers.
 #
 #   bash scripts/fusion_ablation.sh            # every row not yet measured, in priority order
 #   bash scripts/fusion_ablation.sh reno       # only rows whose name contains "reno"
-#   python scripts/fusion_table.py --readme    # the README table from what was measured
+#   python scripts/fusion_table.py --write     # the docs/fusion.md table from what was measured
 #
 # Rows that are shipped checkpoints (reno, concat, mata) run `train` into checkpoints/ (their
-# config.json holds the CV numbers); the other rows run `evaluate` into results/fusion/<row>.json.
-# A row whose result exists is skipped, and finished CV folds are kept in results/fusion/work/
+# config.json holds the CV numbers); the other rows run `evaluate` into records/fusion/<row>.json.
+# A row whose result exists is skipped, and finished CV folds are kept in records/fusion/work/
 # (git-ignored), so an interrupted run resumes at the first unfinished fold. Every row uses the same
 # settings: Adam 1e-3, batch 32, up to 20 epochs, early stopping on 15 % of the training
 # speakers with patience $PATIENCE (3: our budget; the authors use 10), conv blocks compiled
@@ -21,24 +21,24 @@ B=${B:-ge2e}
 PATIENCE=${PATIENCE:-3}
 only=${1:-}
 COMMON=(--compile --patience "$PATIENCE")
-mkdir -p results/fusion
+mkdir -p records/fusion
 
 ship() {  # ship NAME HEAD [--set ...]: CV + final fit into checkpoints/NAME
     local name=$1 head=$2; shift 2
     [[ -n "$only" && "$name" != *"$only"* ]] && return 0
-    [[ -f "checkpoints/$name/config.json" && -f "results/fusion/$name.done" ]] && return 0
+    [[ -f "checkpoints/$name/config.json" && -f "records/fusion/$name.done" ]] && return 0
     echo "== $name"
     python -m nver_demo -v train --head "$head" --backbones "$A" "$B" "${COMMON[@]}" "$@" \
-        --work "results/fusion/work/$name" --out "checkpoints/$name"
-    touch "results/fusion/$name.done"
+        --work "records/fusion/work/$name" --out "checkpoints/$name"
+    touch "records/fusion/$name.done"
 }
-row() {  # row NAME HEAD BACKBONES... [-- --set ...]: CV only, into results/fusion/NAME.json
+row() {  # row NAME HEAD BACKBONES... [-- --set ...]: CV only, into records/fusion/NAME.json
     local name=$1 head=$2; shift 2
     [[ -n "$only" && "$name" != *"$only"* ]] && return 0
-    [[ -f "results/fusion/$name.json" ]] && return 0
+    [[ -f "records/fusion/$name.json" ]] && return 0
     echo "== $name"
     python -m nver_demo -v evaluate --head "$head" "${COMMON[@]}" "$@" \
-        --work "results/fusion/work/$name" --out "results/fusion/$name.json"
+        --work "records/fusion/work/$name" --out "records/fusion/$name.json"
 }
 
 ship "reno-$A+$B" reno

@@ -1,10 +1,10 @@
-"""The README's fusion ablation table, from what scripts/fusion_ablation.sh measured.
+"""The fusion ablation table of docs/fusion.md, from what scripts/fusion_ablation.sh measured.
 
     python scripts/fusion_table.py             # print it
-    python scripts/fusion_table.py --readme    # also write it into README.md between its markers
+    python scripts/fusion_table.py --write     # also write it into docs/fusion.md between its markers
 
 Rows that are shipped checkpoints read checkpoints/<name>/config.json; the others read
-results/fusion/<name>.json (written by ``python -m nver_demo evaluate --out``). A row not yet
+records/fusion/<name>.json (written by ``python -m nver_demo evaluate --out``). A row not yet
 measured is listed as missing, with the command that measures it.
 """
 
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BEGIN = "<!-- fusion-table: python scripts/fusion_table.py --readme -->"
+BEGIN = "<!-- fusion-table: python scripts/fusion_table.py --write -->"
 END = "<!-- /fusion-table -->"
 A, B = os.environ.get("A", "whisper-base"), os.environ.get("B", "ge2e")
 P = f"{A}+{B}"
@@ -51,7 +51,7 @@ def result(name: str, shipped: bool) -> dict | None:
             return None
         cv = meta.get("metrics", {}).get("cv")
         return {**cv, "config": meta["training"]["config"], "params": meta.get("parameters")} if cv else None
-    path = ROOT / "results" / "fusion" / f"{name}.json"
+    path = ROOT / "records" / "fusion" / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -70,9 +70,9 @@ def single_candidates(backbone: str) -> list[tuple[str, str, dict]]:
             if cv and "200 speakers" in meta["training"]["data"]:  # the same clips as the other rows
                 out.append((head, f"`checkpoints/{head}-{backbone}`", cv))
                 continue
-        path = ROOT / "results" / "fusion" / f"{head}-{backbone}.json"
+        path = ROOT / "records" / "fusion" / f"{head}-{backbone}.json"
         if path.is_file():
-            out.append((head, f"`results/fusion/{path.name}`", json.loads(path.read_text())))
+            out.append((head, f"`records/fusion/{path.name}`", json.loads(path.read_text())))
     return out
 
 
@@ -91,7 +91,7 @@ def table() -> str:
             )
             continue
         epochs = ", ".join(str(f.get("best_epoch", "")) for f in r["folds"]) if r["folds"] else ""
-        src = f"`checkpoints/{name}`" if shipped else f"`results/fusion/{name}.json`"
+        src = f"`checkpoints/{name}`" if shipped else f"`records/fusion/{name}.json`"
         out.append(
             f"| {what} | {r['accuracy_mean']:.1f} ± {r['accuracy_std']:.1f} "
             f"| {r['macro_f1_mean']:.1f} ± {r['macro_f1_std']:.1f} | {epochs} | {src} |"
@@ -120,10 +120,10 @@ def table() -> str:
 def main() -> None:
     text = table()
     print(text)
-    if "--readme" in sys.argv:
-        from results_table import write_into_readme  # this script's folder is on sys.path
+    if "--write" in sys.argv:
+        from results_table import write_between_markers  # this script's folder is on sys.path
 
-        write_into_readme(BEGIN, END, text)
+        write_between_markers(ROOT / "docs" / "fusion.md", BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     python scripts/oof_ensemble.py linear-whisper-base linear-ge2e --weights 0.7 0.3
     python scripts/oof_ensemble.py linear-whisper-base --balance   # one row, prior-corrected
 
-Each name is a finished cross-validation's work folder, results/fusion/work/<name> (written by
+Each name is a finished cross-validation's work folder, records/fusion/work/<name> (written by
 scripts/fusion_ablation.sh: every fold's test indices and probabilities). All rows must share the
 folds and the clip list (the scripts' runs do: same seed, same usable clips), which is checked. The
 ensemble averages log-probabilities with the given weights (equal by default), the usual product
@@ -29,7 +29,7 @@ from nver_demo import metrics
 from nver_demo.training import cache, datasets, experiment
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "results" / "fusion" / "work"
+WORK = ROOT / "records" / "fusion" / "work"
 
 
 def load_oof(name: str, n_folds: int = 5) -> tuple[np.ndarray, list[np.ndarray]]:

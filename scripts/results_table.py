@@ -85,20 +85,22 @@ def _ece(meta: dict) -> str:
     return f"{cal['ece_before']:.3f} → {cal['ece_after']:.3f}" if cal else "–"
 
 
-def write_into_readme(begin: str, end: str, text: str) -> None:
-    """Replace what stands between two marker lines of README.md (also used by fusion_table.py)."""
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    src = readme.read_text(encoding="utf-8")
+def write_between_markers(path: Path, begin: str, end: str, text: str) -> None:
+    """Replace what stands between two marker lines of a Markdown file (README.md here,
+    docs/fusion.md for fusion_table.py); a file without the markers raises, naming them."""
+    src = path.read_text(encoding="utf-8")
+    if begin not in src or end not in src:
+        raise ValueError(f"{path} lacks the markers {begin!r} and {end!r}")
     start = src.index(begin) + len(begin)
     stop = src.index(end)
-    readme.write_text(src[:start] + "\n" + text + "\n" + src[stop:], encoding="utf-8")
+    path.write_text(src[:start] + "\n" + text + "\n" + src[stop:], encoding="utf-8")
 
 
 def main() -> None:
     text = table()
     print(text)
     if "--readme" in sys.argv:
-        write_into_readme(BEGIN, END, text)
+        write_between_markers(Path(__file__).resolve().parent.parent / "README.md", BEGIN, END, text)
 
 
 if __name__ == "__main__":

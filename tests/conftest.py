@@ -36,6 +36,49 @@ torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# Markers (registered in pyproject.toml), applied here so test files never carry them. The fast
+# subset for development is `python -m pytest -q -m "not slow and not browser"`; CI runs everything.
+#: Fixtures that make a test slow: the in-process app server and the tiny checkpoints it serves, and
+#: the tiny RENO checkpoint (trained with CV at session start; most of its cost is UMAP's numba JIT
+#: when the reference layouts are computed: 93 of 122 s under cProfile on the shared 2-core box).
+SLOW_FIXTURES = {"app_url", "app_checkpoints", "tiny_checkpoint"}
+#: Whole files that are slow: training folds and end-to-end pipelines.
+SLOW_FILES = {
+    "test_finetune.py",  # fine-tuning folds, the final fit and the checkpoint on a tiny encoder (98 s in all)
+    "test_paper_pairs.py",  # extract, merge, train, publish, then the app on it (17.2 s setup, 10.9 s)
+}
+#: Single slow tests (all their parameters), measured 2026-12-04 on the shared 2-core machine: first
+#: `python -m pytest -q --durations=0` over 18 files, load average about 9, >= 3 s each; then the rest.
+SLOW_TESTS = {
+    "tests/test_heads.py::test_conv_block_compile_keeps_state_and_numbers",  # torch.compile, 19.5 s
+    "tests/test_shipped.py::test_cli_predict_prints_top_emotions_offline",  # CLI subprocess, 12.0 s
+    "tests/test_mata.py::test_cli_train_writes_a_mata_checkpoint_the_predictor_uses",  # 4.8 s
+    "tests/test_predict.py::test_package_exports_predictor_without_importing_torch_eagerly",  # 3.3 s
+    "tests/test_convert_audio_mamba.py::test_converter_help_runs",  # subprocess, 3.2 s
+    "tests/test_whisper.py::test_encoder_matches_transformers_on_the_same_weights",  # 3.1 s
+    "tests/test_docs.py::test_readme_python_example_runs_on_an_example_clip",  # subprocess, 16.1 s
+    # >= 10 s in a run of the fast subset itself (`-m "not slow and not browser" --durations=25`, load 9-12):
+    "tests/test_projection.py::test_umap_layout_is_stored_and_placement_uses_neighbours",  # numba JIT, 33.0 s
+    "tests/test_app_startup.py::test_building_the_app_loads_no_model",  # app.py in a subprocess, 24.4 s
+    "tests/test_audio_mamba.py::test_clip_embedding_is_mean_of_kept_rows",  # 14.6 s and 8.2 s
+    "tests/test_speech_gate.py::test_synthesised_speech_is_flagged_and_real_bursts_are_not",  # 12.6 s
+    "tests/test_audio_mamba.py::test_batch_equals_single_clips",  # 10.6 s
+    "tests/test_docs_app.py::test_space_front_matter",  # imports gradio and every backbone, 10.3 s
+    "tests/test_shipped.py::test_default_ranks_the_example_clips_right",  # 10.1 s
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark browser tests by file name, slow ones by fixture, file and the measured list above."""
+    for item in items:
+        name = item.path.name
+        if "browser" in name:
+            item.add_marker(pytest.mark.browser)
+        test_id = item.nodeid.split("[", 1)[0]
+        if SLOW_FIXTURES & set(item.fixturenames) or name in SLOW_FILES or test_id in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 needs_emogator = pytest.mark.skipif(
     not (EMOGATOR_DIR / "labels.csv").exists(), reason="EmoGator data (../shared/data/emogator) not present"
 )

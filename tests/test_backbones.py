@@ -7,7 +7,7 @@ from nver_demo.backbones import WeightsUnavailable, hf
 from tests.conftest import tone
 
 HF_NAMES = [m.name for m in hf.MODELS]
-# Backbones whose real weights are always at hand (whisper-base-vb's must be built: needs_hub).
+# Backbones whose real weights are always at hand (none that needs the Hub).
 OFFLINE = [b for b in backbones.available("offline") + backbones.available("features") if not backbones.spec(b).needs_hub]
 
 

@@ -59,3 +59,22 @@ def test_package_exports_predictor_without_importing_torch_eagerly():
     import nver_demo
 
     assert nver_demo.Predictor is Predictor
+
+
+def test_predict_file_reads_the_clip_as_the_app_does(tiny_checkpoint, tmp_path):
+    """predict_file goes through the input gate: the silence around a recording is trimmed, as on
+    the Analyze tab, so it gives what predict gives on the gate's clip, not on the raw file."""
+    import soundfile as sf
+
+    from nver_demo import clip_select
+
+    sr = 16000
+    x = np.concatenate([np.zeros(2 * sr), tone(0.6, sr, freq=990.0), np.zeros(2 * sr)]).astype(np.float32)
+    path = tmp_path / "rec.wav"
+    sf.write(path, x, sr)
+    p = Predictor.load(tiny_checkpoint)
+    clip = clip_select.read_clip(path)
+    assert clip.end_s - clip.start_s < 1.0  # trimmed to the tone and its padding
+    assert p.predict_file(path).probs == pytest.approx(p.predict(clip.wave, clip.sr).probs)
+    with pytest.raises(audio.AudioError, match=r"^'gone\.wav' was not found"):
+        p.predict_file(tmp_path / "gone.wav")

@@ -91,3 +91,32 @@ def test_map_survives_non_finite_reference_dimensions(app_checkpoints):
 def test_view_choices_can_be_padded_for_a_stable_api():
     assert [k for _, k in service.view_choices(["ge2e"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
     assert [k for _, k in service.view_choices(["a", "b"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
+
+
+@pytest.mark.parametrize("kind", ["dc", "square", "pink"])
+def test_non_voice_clips_get_the_sentence_and_are_out_of_domain(app_checkpoints, tmp_path, kind):
+    """/analyze and /compare details: the no-voice sentence in warnings, out_of_domain per model."""
+    from nver_demo.app import report
+    from nver_demo.training import trust_sounds
+
+    path = app_server.write(tmp_path / f"{kind}.wav", trust_sounds.non_voice(kind, 2.0, -6.0), 16000)
+    infos = catalog.models(app_checkpoints, hub=False)
+    names = [m.name for m in infos if not m.needs_hub]
+    d = report.analysis_view(service.analyze(str(path), names[0], infos)).details
+    assert d["out_of_domain"] is True and d["voice"]["is_voice"] is False
+    assert any(w.startswith("This does not sound like a voice") for w in d["warnings"])
+    assert d["reliability"] is None  # no in-domain accuracy quoted for it
+    c = report.comparison_view(service.compare(str(path), names, infos)).details
+    assert all(m["out_of_domain"] and m["out_of_domain_reasons"] for m in c["models"].values())
+    assert sum(w.startswith("This does not sound like a voice") for w in c["warnings"]) == 1
+
+
+def test_a_voice_like_clip_is_not_refused(app_checkpoints, tmp_path):
+    from nver_demo.app import report
+
+    path = app_server.write(tmp_path / "burst.wav", app_server.burst(1.5), 16000)
+    infos = catalog.models(app_checkpoints, hub=False)
+    d = report.analysis_view(service.analyze(str(path), infos[0].name, infos)).details
+    assert d["voice"]["is_voice"] is True
+    assert not any("does not sound like a voice" in w for w in d["warnings"])
+    assert "novelty" in d and "novelty_threshold" in d

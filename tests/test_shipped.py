@@ -59,7 +59,11 @@ def test_checkpoint_is_self_describing_and_offline(name):
         "config.json",
         "model.safetensors",
         "references.safetensors",
+        "novelty.safetensors",
     }
+    if "novelty" in meta:  # the novelty model ships with its threshold and how it was fitted
+        assert (folder / "novelty.safetensors").is_file() and meta["novelty"]["n_speakers"] >= 5
+        assert meta["novelty"]["out_of_fold"]["flagged_share"] <= 0.06
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
         n = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
     assert n >= meta["parameters"]
@@ -84,7 +88,9 @@ def test_head_still_classifies_its_reference_clips(name):
 
 
 @needs_emogator
-@pytest.mark.parametrize("backbone", sorted({b for n in SHIPPED for b in checkpoint.read_meta(n)["backbones"]}))
+@pytest.mark.parametrize(
+    "backbone", sorted({b for n in SHIPPED for b in checkpoint.read_meta(n)["backbones"]})
+)
 def test_backbone_reproduces_the_stored_reference_embeddings(backbone):
     """Embedding a reference clip today gives the vector the shipped heads were trained on."""
     name = next(n for n in SHIPPED if backbone in checkpoint.read_meta(n)["backbones"])
@@ -133,6 +139,7 @@ def test_cli_predict_prints_top_emotions_offline():
     assert len(lines) >= 3
     assert "family of the top emotion:" in out.stdout  # the 30 labels' family, summed
     assert "on speakers it never heard" in out.stdout  # the calibrated reliability sentence
+    assert "novelty " in out.stdout and "(threshold " in out.stdout  # the default model ships one
 
 
 def test_readme_results_table_matches_the_shipped_checkpoints():

@@ -127,3 +127,31 @@ def test_timeline_endpoint_messages(client, tmp_path):
     text.write_text("not audio")
     with pytest.raises(AppError, match="text file, not audio"):
         client.predict(handle_file(str(text)), api_name="/timeline")
+
+
+def test_sounds_that_are_not_a_voice_are_not_bursts(tmp_path, tiny_checkpoint):
+    """A recording of a tone, a chord, steady noise and clicks between pauses: the detector finds
+    sounds, the signal checks refuse each, and none is counted as a burst."""
+    from nver_demo.training import trust_sounds
+
+    pause = np.zeros(SR, np.float32)
+    parts = [
+        trust_sounds.non_voice(k, 2.0, -12.0, seed=i)
+        for i, k in enumerate(("tone", "chord", "pink", "clicks", "square"))
+    ]
+    x = np.concatenate([pause] + [p for part in parts for p in (part, pause)])
+    path = tmp_path / "signals.wav"
+    sf.write(path, x, SR, subtype="PCM_16")
+    assert bursts.detect(x, SR)  # there are sounds to be refused
+    tl = timeline.run(path, Predictor.load(tiny_checkpoint), gate=False)
+    assert tl.rows == [] and tl.not_voice >= 1
+    assert any("not counted as bursts" in n for n in tl.notes)
+    d = tl.to_dict()
+    assert d["bursts"] == [] and d["not_voice"] == tl.not_voice
+
+
+def test_rows_carry_novelty_fields(recording, tiny_checkpoint):
+    tl = timeline.run(recording[0], Predictor.load(tiny_checkpoint), gate=False)
+    d = tl.rows[0].to_dict()
+    assert {"novelty", "out_of_domain", "out_of_domain_reasons", "voice"} <= set(d)
+    assert d["voice"]["is_voice"] is True  # real bursts pass the signal checks

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import audio
+from .. import audio, inputs
+from ..quiet_imports import no_pkg_resources_warning
 
 SAMPLE_RATE = 16000
 #: Longest recording accepted (seconds).
@@ -76,7 +77,8 @@ class BurstDetector:
     :meth:`flush` at the end of the recording."""
 
     def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
-        import webrtcvad
+        with no_pkg_resources_warning():  # webrtcvad imports pkg_resources (see quiet_imports)
+            import webrtcvad
 
         self.c = config
         self.vad = webrtcvad.Vad(config.vad_aggressiveness)
@@ -93,9 +95,14 @@ class BurstDetector:
         self.levels: list[float] = []
         self.peak = -120.0  # loudest frame of the current burst, dBFS
         self.run: list[float] = []  # levels of the voiced loud frames in a row before a burst starts
+        self.samples = 0  # samples fed, and their summed energy: the recording's length and level
+        self.energy = 0.0
 
     def feed(self, block: np.ndarray) -> list[Burst]:
-        x = np.concatenate([self.tail, np.asarray(block, np.float32)])
+        block = np.asarray(block, np.float32)
+        self.samples += len(block)
+        self.energy += float(np.sum(np.square(block, dtype=np.float64)))
+        x = np.concatenate([self.tail, block])
         n = len(x) // FRAME
         self.tail = x[n * FRAME :]
         if n == 0:
@@ -223,8 +230,7 @@ def stream(path: str | Path, block_s: float = 10.0) -> Iterator[np.ndarray]:
     rs: soxr.ResampleStream | None = None
     for block, sr in _raw_blocks(Path(path), block_s):
         x = audio.to_mono(audio.to_float(block))
-        if not np.all(np.isfinite(x)):
-            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        inputs.check_finite(x, sr, inputs.display_name(path), offset_s=seen / sr)  # the gate's sentence
         seen += len(x)
         check_length(seen / sr)
         if sr == SAMPLE_RATE:
@@ -250,11 +256,16 @@ def _raw_blocks(path: Path, block_s: float) -> Iterator[tuple[np.ndarray, int]]:
                 yield block, int(f.samplerate)
         return
     if shutil.which("ffmpeg") is None:
-        raise audio.AudioError(
-            f"Could not decode '{path.name}': it is not wav, flac, ogg/opus or mp3, and ffmpeg "
-            "(needed for webm, m4a and other formats) is not installed."
-        ) from first
+        raise inputs.decode_error(_source(path), "", no_ffmpeg=True) from first
     yield from _ffmpeg_blocks(path, block_s)
+
+
+def _source(path: Path) -> inputs.Source:
+    """The file as the gate names it, for a decoding error's sentence."""
+    try:
+        return inputs.check_file(path)
+    except inputs.InputError:  # gone or changed since it was checked: still name the file
+        return inputs.Source(path, inputs.display_name(path), path.suffix.lstrip(".") or "unknown")
 
 
 def _ffmpeg_blocks(path: Path, block_s: float) -> Iterator[tuple[np.ndarray, int]]:
@@ -275,19 +286,21 @@ def _ffmpeg_blocks(path: Path, block_s: float) -> Iterator[tuple[np.ndarray, int
         proc.wait()
     if got == 0:
         last = err.splitlines()[-1] if err else "no audio stream found"
-        raise audio.AudioError(f"Could not decode '{path.name}' as audio: {last}")
+        raise inputs.decode_error(_source(path), last)
 
 
 def detect_file(
     path: str | Path,
     config: DetectorConfig = DetectorConfig(),
     progress: Callable[[float, float], None] | None = None,
+    detector: BurstDetector | None = None,
 ) -> Iterator[Burst]:
     """Bursts of an audio file, yielded as they are found. ``progress(done_s, total_s)`` is called
-    after each decoded block (``total_s`` is 0 when the header gives no length)."""
+    after each decoded block (``total_s`` is 0 when the header gives no length). Pass a
+    ``detector`` to read the recording's length and level from it afterwards."""
     total = duration(path)
     check_length(total)
-    d = BurstDetector(config)
+    d = detector or BurstDetector(config)
     done = 0.0
     for block in stream(path):
         yield from d.feed(block)

@@ -1,218 +1,29 @@
-"""Reading an upload or a recording: sniff what the file really is, decode the start of it,
-check it is usable, trim silence around a recording, keep what the models can use.
+"""Reading an upload or a recording for the app, and the example clips it offers.
 
-The models know 0.5–2 s bursts, so at most the first :data:`MAX_ANALYSIS_S` seconds of sound
-are analysed (after trimming leading/trailing silence from recordings longer than
-:data:`TRIM_LONGER_THAN_S`), and only the first :data:`DECODE_S` seconds of a file are decoded.
-Every problem raises :class:`~nver_demo.audio.AudioError` with a sentence a person can act on.
+The reading itself is the package's input gate, shared with the CLI and the Python API: what a
+file is and the sentences (:mod:`nver_demo.inputs`), and decoding, checking and trimming a short
+clip (:mod:`nver_demo.clip_select`); both are re-exported here under the names the app uses.
 """
 
 from __future__ import annotations
 
 import csv
-import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from .. import audio
-
-log = logging.getLogger(__name__)
-
-#: Seconds of sound analysed at most (from the start of the sound).
-MAX_ANALYSIS_S = 10.0
-#: Seconds decoded at most: enough to skip leading silence, bounded for huge uploads.
-DECODE_S = 60.0
-#: Recordings longer than this get leading/trailing silence trimmed (dataset clips are shorter).
-TRIM_LONGER_THAN_S = 2.5
-#: A clip below the silence threshold is amplified instead of refused when its loudest 20 ms frame
-#: stands at least this many dB above its quiet background (a real sound, recorded far too low)...
-SOUND_OVER_FLOOR_DB = 20.0
-#: ...and is above this level (below it is digital silence or dither, not a sound).
-LOUDEST_FRAME_MIN_DBFS = -90.0
-#: Level (RMS) such a clip is amplified to: a typical level of the training clips' sound.
-AMPLIFY_TO_DBFS = -30.0
-#: Formats the page names as supported.
-FORMATS = "wav, mp3, flac, ogg/opus, webm, m4a"
-
-_MAGIC = [  # (offset, bytes, format) — what the file really is, whatever its extension says
-    (0, b"RIFF", "wav"), (0, b"RF64", "wav"), (0, b"fLaC", "flac"), (0, b"OggS", "ogg"),
-    (0, b"ID3", "mp3"), (0, b"\x1aE\xdf\xa3", "webm"), (4, b"ftyp", "m4a"), (0, b"FORM", "aiff"),
-    (0, b"#!AMR", "amr"), (0, b"caff", "caf"),
-]  # fmt: skip
-
-
-@dataclass
-class Clip:
-    """The part of an upload that is analysed, and what was done to get it."""
-
-    wave: np.ndarray  # mono float32 at ``sr``
-    sr: int
-    name: str
-    format: str
-    source_seconds: float | None  # length of the whole file (None when unknown)
-    start_s: float  # analysed span within the file
-    end_s: float
-    stats: audio.ClipStats
-    notes: list[str] = field(default_factory=list)  # what was done, shown with the results
-    warnings: list[str] = field(default_factory=list)  # shown as pop-up warnings too
-    decode_s: float = 0.0
-
-
-def sniff(path: str | Path) -> str:
-    """The container a file really holds, from its first bytes: ``"wav"``, ``"mp3"``,
-    ``"text"``, ``"empty"`` or ``"unknown"``."""
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if not head:
-        return "empty"
-    for offset, magic, fmt in _MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return fmt
-    if head[0] == 0xFF and len(head) > 1 and head[1] & 0xE0 == 0xE0:
-        return "mp3" if head[1] & 0x06 else "aac"  # MPEG audio frame sync (layer bits 0 = ADTS AAC)
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "unknown"
-    return "text" if all(c.isprintable() or c.isspace() for c in text) else "unknown"
-
-
-def read_clip(path: str | Path | None) -> Clip:
-    """Decode and check an upload or recording. Raises :class:`audio.AudioError` with a sentence
-    a person can act on (nothing given, not audio, corrupt, NaN, too short, silent)."""
-    if not path:
-        raise audio.AudioError(
-            "Nothing to analyse yet: record a sound with the microphone, upload an audio file, "
-            "or click one of the examples."
-        )
-    path = Path(path)
-    ext = path.suffix.lower().lstrip(".") or "unknown"
-    real = sniff(path)
-    if real == "empty":
-        raise audio.AudioError(f"The uploaded file '{path.name}' is empty (0 bytes).")
-    if real == "text":
-        raise audio.AudioError(
-            f"'{path.name}' is a text file, not audio (renaming a file to .{ext} does not make it "
-            "a sound). Upload a wav, mp3, flac, ogg/opus, webm or m4a recording."
-        )
-    t0 = time.perf_counter()
-    try:
-        data, sr = audio.load(path, max_seconds=DECODE_S)
-    except audio.AudioError as e:
-        kind = real if real != "unknown" else ext
-        raise audio.AudioError(
-            f"Could not decode '{path.name}' as {kind} audio: the file looks corrupt or uses a codec "
-            f"this server cannot read. ({e})"
-        ) from e
-    decode_s = time.perf_counter() - t0
-    x = audio.to_mono(audio.to_float(data))
-    total = _duration(path, real)
-    clip = _select(x, sr, total)
-    clip.name, clip.format, clip.decode_s = path.name, real if real != "unknown" else ext, decode_s
-    return clip
-
-
-def _duration(path: Path, real: str) -> float | None:
-    import soundfile as sf
-
-    try:
-        return float(sf.info(str(path)).duration)
-    except Exception:  # formats only ffmpeg reads: length unknown without ffprobe
-        log.debug("no duration for %s (%s)", path, real)
-        return None
-
-
-def _select(x: np.ndarray, sr: int, total_s: float | None) -> Clip:
-    """Amplify a real sound recorded far too low, validate, trim silence from long recordings,
-    keep the first MAX_ANALYSIS_S seconds."""
-    notes, warnings = [], []
-    x, amplified = amplify_quiet_sound(x, sr)
-    if amplified:
-        warnings.append(amplified)
-    audio.validate(x, sr)  # empty, NaN/inf, too short, silent: AudioError
-    start, end = 0, len(x)
-    if len(x) / sr > TRIM_LONGER_THAN_S:
-        start, end = trim_silence(x, sr)
-        cut = (start + len(x) - end) / sr
-        if cut >= 0.3:
-            parts = [f"{s:.1f} s {where}" for s, where in ((start / sr, "at the start"),
-                     ((len(x) - end) / sr, "at the end")) if s >= 0.05]  # fmt: skip
-            notes.append(f"Trimmed silence: {' and '.join(parts)}.")
-    decoded_s = len(x) / sr
-    total_s = total_s if total_s is not None else (None if decoded_s >= DECODE_S - 1e-3 else decoded_s)
-    if (end - start) / sr > MAX_ANALYSIS_S:
-        end = start + int(MAX_ANALYSIS_S * sr)
-        length = f"{_mmss(total_s)} long" if total_s else f"longer than {DECODE_S:.0f} s"
-        msg = (
-            f"The clip is {length}; only {start / sr:.1f}–{end / sr:.1f} s was analysed. "
-            f"The models were trained on 0.5–2 s vocal bursts: trim your file to the sound you want judged."
-        )
-        warnings.append(msg)
-    wave = np.ascontiguousarray(x[start:end], dtype=np.float32)
-    _, st = audio.validate(wave, sr)
-    if st.is_quiet:
-        warnings.append(
-            f"The clip is very quiet ({st.level_dbfs:.0f} dBFS): the result is less reliable. "
-            "Record closer to the microphone if you can."
-        )
-    return Clip(wave, sr, "", "", total_s, start / sr, end / sr, st, notes, warnings)
-
-
-def amplify_quiet_sound(x: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
-    """A clip below the silence threshold that still holds a sound (its loudest 20 ms stand
-    :data:`SOUND_OVER_FLOOR_DB` over its quiet background) is amplified to :data:`AMPLIFY_TO_DBFS`
-    (peak kept below full scale); returns it and a warning saying so. A silent clip without such a
-    sound raises AudioError naming the level measured and the threshold; anything else (empty,
-    NaN, loud enough) is returned unchanged for :func:`audio.validate` to judge."""
-    if x.size == 0 or not np.isfinite(x).all():
-        return x, ""
-    st = audio.stats(x, sr)
-    if not st.is_silent or st.duration_s < audio.MIN_DURATION_S:
-        return x, ""
-    hop = max(1, int(0.02 * sr))
-    n = max(1, len(x) // hop)
-    frames = np.sqrt(np.mean(np.square(x[: n * hop].reshape(n, -1), dtype=np.float64), axis=1))
-    loudest, floor = float(frames.max()), float(np.percentile(frames, 10))
-    contrast = 20 * np.log10(max(loudest, 1e-12) / max(floor, 1e-12))
-    if 20 * np.log10(max(loudest, 1e-12)) < LOUDEST_FRAME_MIN_DBFS or contrast < SOUND_OVER_FLOOR_DB:
-        raise audio.AudioError(
-            f"The clip is silent: its level is {st.level_dbfs:.0f} dBFS, below the {audio.SILENCE_DBFS:.0f} "
-            f"dBFS silence threshold, and no sound stands out of its background (loudest 20 ms "
-            f"{contrast:.0f} dB above it; a sound needs {SOUND_OVER_FLOOR_DB:.0f}). Check the microphone "
-            "or pick a louder recording."
-        )
-    gain_db = min(AMPLIFY_TO_DBFS - st.level_dbfs, 20 * np.log10(0.95 / st.peak))
-    y = (x * 10 ** (gain_db / 20)).astype(np.float32)
-    return y, (
-        f"The clip is very quiet ({st.level_dbfs:.0f} dBFS, below the {audio.SILENCE_DBFS:.0f} dBFS "
-        f"silence threshold) but holds a sound {contrast:.0f} dB above its background: it was amplified "
-        f"by {gain_db:.0f} dB to analyse it. The result is less reliable; record closer to the microphone "
-        "if you can."
-    )
-
-
-def _mmss(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    return f"{m}:{s:02d} min" if m else f"{seconds:.1f} s"
-
-
-def trim_silence(x: np.ndarray, sr: int, floor_db: float = 45.0, pad_s: float = 0.1) -> tuple[int, int]:
-    """(start, end) samples without leading/trailing stretches quieter than the loudest 20 ms
-    frame minus ``floor_db`` dB (or -60 dBFS), keeping ``pad_s`` seconds around the sound."""
-    hop = max(1, int(0.02 * sr))
-    n = len(x) // hop
-    if n < 3:
-        return 0, len(x)
-    rms = np.sqrt(np.mean(np.square(x[: n * hop].reshape(n, hop), dtype=np.float64), axis=1))
-    thresh = max(rms.max() * 10 ** (-floor_db / 20), audio.SILENCE_RMS)
-    loud = np.flatnonzero(rms >= thresh)
-    if len(loud) == 0:
-        return 0, len(x)
-    pad = int(pad_s * sr)
-    return max(0, loud[0] * hop - pad), min(len(x), (loud[-1] + 1) * hop + pad)
+from ..clip_select import (  # noqa: F401  (re-exported: the app's names for the gate)
+    AMPLIFY_TO_DBFS,
+    DECODE_S,
+    LOUDEST_FRAME_MIN_DBFS,
+    MAX_ANALYSIS_S,
+    SOUND_OVER_FLOOR_DB,
+    TRIM_LONGER_THAN_S,
+    Clip,
+    amplify_quiet_sound,
+    read_clip,
+    trim_silence,
+)
+from ..inputs import FORMATS, sniff  # noqa: F401
 
 
 @dataclass(frozen=True)

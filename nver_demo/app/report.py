@@ -162,6 +162,7 @@ def analysis_details(a: Analysis) -> dict:
         else {"name": a.pred.family, "prob": round(a.pred.families.get(a.pred.family, 0.0), 6)},
         "families": {k: round(v, 6) for k, v in a.pred.families.items()},
         "reliability": a.pred.reliability,
+        **a.pred.trust(),
         "calibrated": a.pred.calibrated,
         "chance": _chance(a),
         "cv": {k: v for k, v in cv.items() if k not in ("confusion", "folds")},
@@ -220,7 +221,12 @@ def comparison_view(c: Comparison) -> ComparisonView:
     titles = {n: (c.infos[n].title if n in c.infos else n) for n in c.predictions}
     chances = [i.chance for i in c.infos.values()]
     models = {
-        n: {"label": p.label, "family": p.family, "probs": {k: round(v, 6) for k, v in p.probs.items()}}
+        n: {
+            "label": p.label,
+            "family": p.family,
+            "probs": {k: round(v, 6) for k, v in p.probs.items()},
+            **p.trust(),
+        }
         for n, p in c.predictions.items()
     }
     return ComparisonView(

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import backbones, projection
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
-from . import catalog, clips, speech_gate
+from . import catalog, clips, speech_gate, trust_text, upload_cache
 from .choices import resolve
 
 log = logging.getLogger(__name__)
@@ -304,13 +304,17 @@ def analyze(
     """Read and check the clip, load the model, run it, map it. Raises AudioError/ModelUnavailable
     before ``runner`` is called when the clip or the model cannot be used."""
     t0 = time.perf_counter()
-    clip = clips.read_clip(path)
+    with upload_cache.admit(path):  # room in the upload cache, or a polite refusal; held while read
+        clip = clips.read_clip(path)
     timings = {"decode + check": time.perf_counter() - t0}
     check_speech(clip, timings)
     [predictor], loads = load_models([choice], infos)
     _stage(timings, loads)
     run = runner([predictor], clip.wave, clip.sr)
     timings.update(run.timings)
+    timings["voice check"] = trust_text.check_clip(
+        clip.wave, clip.sr, clip.warnings, run.predictions, [predictor]
+    )
     pred = run.predictions[predictor.name]
     t0 = time.perf_counter()
     map_data, note = remap(predictor, pred, method, view)
@@ -355,13 +359,17 @@ def compare(
 ) -> Comparison:
     """The same clip through every selected model; each backbone runs once."""
     t0 = time.perf_counter()
-    clip = clips.read_clip(path)
+    with upload_cache.admit(path):  # room in the upload cache, or a polite refusal; held while read
+        clip = clips.read_clip(path)
     timings = {"decode + check": time.perf_counter() - t0}
     check_speech(clip, timings)
     predictors, loads = load_models(check_selection(choices), infos, max_backbones=MAX_BACKBONES)
     _stage(timings, loads)
     run = runner(predictors, clip.wave, clip.sr)
     timings.update(run.timings)
+    timings["voice check"] = trust_text.check_clip(
+        clip.wave, clip.sr, clip.warnings, run.predictions, predictors
+    )
     found = {p.name: find_info(p, infos) for p in predictors}
     known = {k: v for k, v in found.items() if v is not None}
     return Comparison(clip, run.predictions, known, agreement(run.predictions), run, timings)

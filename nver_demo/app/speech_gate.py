@@ -129,7 +129,10 @@ def _is_laugh(w: str) -> bool:
 
 def voiced_share(wave: np.ndarray, sr: int = SAMPLE_RATE, aggressiveness: int = 2) -> float:
     """Share of 30-ms frames WebRTC VAD calls voiced, for a mono float clip at 16 kHz."""
-    import webrtcvad
+    from ..quiet_imports import no_pkg_resources_warning
+
+    with no_pkg_resources_warning():  # webrtcvad imports pkg_resources (see quiet_imports)
+        import webrtcvad
 
     vad = webrtcvad.Vad(aggressiveness)
     hop = int(0.03 * sr)

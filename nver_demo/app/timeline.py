@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import audio, families
+from .. import audio, families, inputs, voice_check
 from ..backbones.base import WeightsUnavailable
 from ..predict import Predictor, get_backbone
-from . import bursts, clips, scheduler, speech_gate
+from . import bursts, scheduler, speech_gate
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Row:
     probs: dict[str, float]  # sorted, most likely first
     gate: speech_gate.GateResult | None
     level_dbfs: float
+    trust: dict = field(default_factory=dict)  # Prediction.trust(): novelty, out_of_domain, voice
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return list(self.probs.items())[:k]
@@ -81,6 +82,7 @@ class Row:
             "top3": [[lab, round(p, 4)] for lab, p in self.top(3)],
             "speech_gate": self.verdict, "heard": self.gate.text.strip() if self.gate else "",
             "level_dbfs": round(self.level_dbfs, 1), "probs": {k: round(v, 5) for k, v in self.probs.items()},
+            **self.trust,
         }  # fmt: skip
 
 
@@ -95,6 +97,8 @@ class Timeline:
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)  # what the reader should know (gate missing...)
+    #: Sounds the detector found that the signal checks say are not a voice: not counted as bursts.
+    not_voice: int = 0
 
     def family_counts(self) -> dict[str, int]:
         counts = {f.name: 0 for f in families.FAMILIES}
@@ -115,7 +119,8 @@ class Timeline:
             "bursts": [r.to_dict() for r in self.rows], "families": self.family_counts(),
             "labels": self.label_counts(), "speech_bursts": sum(r.verdict == "speech" for r in self.rows),
             "timings": {k: round(v, 3) for k, v in self.timings.items()}, "device": self.device,
-            "notes": self.notes,
+            "notes": self.notes, "not_voice": self.not_voice,
+            "out_of_domain_bursts": sum(bool(r.trust.get("out_of_domain")) for r in self.rows),
         }  # fmt: skip
 
     def to_json(self) -> str:
@@ -139,8 +144,16 @@ def classify(
     predictor: Predictor, batch: list[bursts.Burst], gate: speech_gate.SpeechGate | None
 ) -> tuple[list[Row], dict[str, float]]:
     """Rows for a batch of bursts: each backbone embeds the whole batch once, then the head runs
-    per burst; the gate judges the batch in one pass."""
+    per burst; the gate judges the batch in one pass. Sounds the signal checks call no voice are
+    left out (no row): they are not vocal bursts."""
     timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    checks = [voice_check.check(b.wave, bursts.SAMPLE_RATE) for b in batch]
+    timings["voice check"] = time.perf_counter() - t0
+    batch = [b for b, c in zip(batch, checks) if c.is_voice]
+    checks = [c for c in checks if c.is_voice]
+    if not batch:
+        return [], timings
     waves = [b.wave for b in batch]
     embs: dict[str, np.ndarray] = {}
     for name in dict.fromkeys(predictor.backbones):
@@ -150,7 +163,8 @@ def classify(
         ).embed_batch(waves, bursts.SAMPLE_RATE)
         timings[f"embed {name}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    preds = [predictor.predict_embeddings({k: v[i] for k, v in embs.items()}) for i in range(len(batch))]
+    preds = [predictor.predict_embeddings({k: v[i] for k, v in embs.items()}).mark_voice(c)
+             for i, c in enumerate(checks)]  # fmt: skip
     timings["head"] = time.perf_counter() - t0
     verdicts: list[speech_gate.GateResult | None] = [None] * len(batch)
     if gate is not None:
@@ -161,25 +175,33 @@ def classify(
     for b, p, g in zip(batch, preds, verdicts):
         fam = families.family_of(p.label)
         rows.append(Row(b.start, b.end, p.label, fam.name if fam else None, fam.color if fam else "#888888",
-                        p.probs, g, b.level_dbfs))  # fmt: skip
+                        p.probs, g, b.level_dbfs, p.trust()))  # fmt: skip
     return rows, timings
 
 
 def check_file(path: str | Path | None) -> Path:
-    """The upload as a path, or :class:`audio.AudioError` with a sentence (nothing given, empty,
-    a text file, longer than 30 minutes)."""
-    if not path:
-        raise audio.AudioError("Nothing to analyse yet: upload or record a recording first.")
-    path = Path(path)
-    kind = clips.sniff(path)
-    if kind == "empty":
-        raise audio.AudioError(f"The uploaded file '{path.name}' is empty (0 bytes).")
-    if kind == "text":
-        raise audio.AudioError(
-            f"'{path.name}' is a text file, not audio. Upload a {clips.FORMATS} recording."
-        )
-    bursts.check_length(bursts.duration(path), f"'{path.name}'")
-    return path
+    """The recording as a path, or :class:`audio.AudioError` with the input gate's sentence
+    (:mod:`nver_demo.inputs`: nothing given, not found, a folder, empty, not audio by its content,
+    undecodable, too short), or one saying it is longer than 30 minutes."""
+    src = inputs.check_file(path)
+    data, sr = inputs.decode(src, max_seconds=1.0)  # a corrupt file: the same sentence as on Analyze
+    inputs.check_finite(audio.to_mono(audio.to_float(data)), sr, src.name)  # later ones: bursts.stream
+    seconds = bursts.duration(src.path)
+    if seconds is not None and seconds < audio.MIN_DURATION_S:
+        raise inputs.too_short(src.name, seconds)
+    bursts.check_length(seconds, f"'{src.name}'")
+    return src.path
+
+
+def _check_heard(path: Path, detector: bursts.BurstDetector) -> None:
+    """After the whole recording streamed without a burst: the gate's sentence when it was too
+    short or silent (a recording with sound but no burst is a result: no bursts found)."""
+    seconds = detector.samples / bursts.SAMPLE_RATE
+    if seconds < audio.MIN_DURATION_S:
+        raise inputs.too_short(path.name, seconds)
+    level = 10 * np.log10(detector.energy / max(detector.samples, 1) + 1e-24)
+    if level < audio.SILENCE_DBFS:
+        raise inputs.silent(path.name, level)
 
 
 def run(
@@ -213,7 +235,7 @@ def run(
     timings: dict[str, float] = {"load speech gate": time.perf_counter() - t_start} if g else {}
     rows: list[Row] = []
     pending: list[bursts.Burst] = []
-    state = {"done": 0.0, "total": bursts.duration(path) or 0.0}
+    state = {"done": 0.0, "total": bursts.duration(path) or 0.0, "not_voice": 0}
 
     def report(done: float, total: float) -> None:
         state["done"], state["total"] = done, total or state["total"]
@@ -230,6 +252,7 @@ def run(
     def flush() -> None:
         with _turn(slots, timings, waiting):
             batch_rows, t = classify(predictor, pending, g)
+        state["not_voice"] += len(pending) - len(batch_rows)
         rows.extend(batch_rows)
         for k, v in t.items():
             timings[k] = timings.get(k, 0.0) + v
@@ -237,12 +260,15 @@ def run(
         report(state["done"], state["total"])
 
     t0 = time.perf_counter()
-    for burst in bursts.detect_file(path, config, progress=report):
+    detector = bursts.BurstDetector(config)
+    for burst in bursts.detect_file(path, config, progress=report, detector=detector):
         pending.append(burst)
         if len(pending) >= batch_size:
             flush()
     if pending:
         flush()
+    if not rows:
+        _check_heard(path, detector)
     total = time.perf_counter() - t0
     timings["decode + detect"] = max(
         0.0, total - sum(v for k, v in timings.items() if k != "load speech gate")
@@ -250,7 +276,18 @@ def run(
     if progress is not None:
         progress(1.0, f"{len(rows)} bursts")
     device = str(get_backbone(predictor.backbones[0]).device) if predictor.backbones else "cpu"
-    return Timeline(path.name, predictor.name, state["done"], rows, timings, device, notes)
+    if state["not_voice"]:
+        notes.append(not_voice_note(int(state["not_voice"])))
+    return Timeline(
+        path.name, predictor.name, state["done"], rows, timings, device, notes, int(state["not_voice"])
+    )
+
+
+def not_voice_note(n: int) -> str:
+    """The note for sounds left out of the timeline because they are not a voice."""
+    sounds = "sound" if n == 1 else "sounds"
+    return (f"{n} {sounds} did not sound like a voice (a steady tone, noise, clicks, a constant offset...) "
+            "and are not counted as bursts.")  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -29,8 +29,8 @@ from ..models.audio_mamba import (
 from ..models.audio_mamba_clip import MAX_WINDOWS_PER_FORWARD, AudioMamba
 from ..models.audio_mamba_weights import load_safetensors, weights_filename
 from ..models.log_mel import SAMPLE_RATE
-from . import register
 from .base import Backbone, BackboneSpec, WeightsUnavailable
+from .registry import register
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from . import register
 from .base import Backbone, BackboneSpec, WeightsUnavailable
+from .registry import register
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import register
 from .base import Backbone, BackboneSpec, WeightsUnavailable
+from .registry import register
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import register
 from .base import Backbone, BackboneSpec, WeightsUnavailable
 from .fbank import kaldi_fbank
+from .registry import register
 
 log = logging.getLogger(__name__)
 

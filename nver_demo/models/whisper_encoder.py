@@ -137,3 +137,37 @@ class WhisperEncoder(nn.Module):
             x = self.layers[i](x)
             states.append(self.layer_norm(x) if i == self.config.layers - 1 else x)
         return states
+
+
+class PooledEncoder(nn.Module):
+    """Conv stem + blocks 1..max(blocks) of an encoder (sharing its modules) -> mean and std over the
+    valid tokens of each of ``blocks``, concatenated, for a padded batch of log-mels. With blocks 2-4
+    of Whisper-base: the ``whisper-base`` backbone's embedding, batched (fine-tuning trains it)."""
+
+    def __init__(self, encoder: WhisperEncoder, blocks: tuple[int, ...] = (2, 3, 4)) -> None:
+        super().__init__()
+        self.blocks = tuple(blocks)
+        self.conv1, self.conv2 = encoder.conv1, encoder.conv2
+        self.embed_positions = encoder.embed_positions
+        self.layers = encoder.layers[: max(self.blocks)]
+        self.dim = 2 * encoder.config.d_model * len(self.blocks)
+
+    def forward(self, mel: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """``mel`` (B, n_mels, T) zero beyond each clip's ``frames`` (B,) -> (B, dim)."""
+        t = mel.shape[-1]
+        fmask = (torch.arange(t, device=mel.device)[None] < frames[:, None]).to(mel.dtype)
+        # Zeroing the stem's output beyond the clip makes the stride-2 conv see what it sees at
+        # the end of a lone clip (zero padding), so batching does not change any feature.
+        x = F.gelu(self.conv1(mel)) * fmask[:, None]
+        x = F.gelu(self.conv2(x)).transpose(1, 2)
+        x = x + self.embed_positions.weight[: x.shape[1]]
+        tokens = (frames + 1) // 2
+        tmask = torch.arange(x.shape[1], device=x.device)[None] < tokens[:, None]
+        m, n = tmask[..., None].to(x.dtype), tokens[:, None].to(x.dtype)
+        out = []
+        for i, layer in enumerate(self.layers, 1):
+            x = layer(x, tmask)
+            if i in self.blocks:
+                mu = (x * m).sum(1) / n
+                out += [mu, (((x - mu[:, None]).square() * m).sum(1) / n).clamp_min(0).sqrt()]
+        return torch.cat(out, 1)

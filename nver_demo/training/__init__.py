@@ -1,3 +1,3 @@
-"""What makes checkpoints: dataset readers, the embedding cache, training and cross-validation,
-and the cache of frozen Whisper blocks that fine-tuning starts from. The app never imports
-this package."""
+"""What makes checkpoints: dataset readers, the embedding and log-mel caches, training and
+cross-validation, and the fine-tuning of Whisper-base's lower encoder (:mod:`.finetune`). The app
+never imports this package."""

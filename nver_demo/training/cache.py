@@ -131,3 +131,36 @@ def extract(
     if failed:
         log.warning("%s: %d of %d clips could not be decoded", tag, len(failed), len(dataset))
     return Extraction(tag, vectors, failed, sorted(quiet))
+
+
+def log_mels(dataset, progress: bool = True, cache: Path | None = None) -> list[np.ndarray]:
+    """Whisper log-mels ``(80, T)`` float16 of every clip, prepared as the backbone prepares them
+    (mono, 16 kHz, peak-normalised, 0.2 to 30 s). ``cache``: an ``.npz`` file holding them (written
+    when missing; read when it holds every clip of ``dataset``), so that the fine-tuning runs
+    (:mod:`.finetune`) decode the corpus once."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..backbones.whisper import encoder_input
+    from ..models.whisper_encoder import LogMel
+
+    paths = np.array([str(item.path) for item in dataset.items])
+    if cache is not None and cache.exists():
+        with np.load(cache) as z:
+            where = {p: i for i, p in enumerate(z["paths"])}
+            if all(p in where for p in paths):
+                every = np.split(z["mels"], np.cumsum(z["frames"])[:-1], axis=1)
+                return [every[where[p]] for p in paths]
+        log.warning("%s lacks some of the clips: recomputing the log-mels", cache)
+    logmel, out = LogMel(80), []
+    for item in tqdm(dataset.items, desc="log-mels", unit="clip", disable=not progress):
+        wave, sr = audio.load(item.path)
+        w = encoder_input(audio.prepare(audio.to_mono(audio.to_float(wave)), sr, 16000))
+        with torch.no_grad():
+            out.append(logmel(torch.from_numpy(w)).numpy().astype(np.float16))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")  # runs side by side each write their own
+        np.savez(tmp, paths=paths, frames=np.array([m.shape[1] for m in out]), mels=np.concatenate(out, 1))
+        tmp.replace(cache)
+    return out

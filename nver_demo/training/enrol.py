@@ -129,3 +129,85 @@ def break_even(scores: dict[int, dict], plain_key: int = 0) -> int:
 def config_for(head_name: str, head_config: dict) -> train.TrainConfig:
     """The training config the checkpoint was fitted with, regularisation fixed to its value."""
     return replace(train.TrainConfig(), head_config=dict(head_config))
+
+
+def pool_of(feats, folders: tuple[str, ...]) -> np.ndarray | None:
+    """Row mask of the clips whose EmoGator folder is in ``folders`` (None when ``folders`` is empty)."""
+    if not folders:
+        return None
+    mask = np.array([it.path.parent.parent.name in folders or it.path.parent.name in folders
+                     for it in feats.dataset.items])  # fmt: skip
+    if not mask.any():
+        raise ValueError(f"no clip comes from {list(folders)}; the folders read: "
+                         f"{[s['folder'] for s in feats.dataset.sources]}")  # fmt: skip
+    return mask
+
+
+def enrolled_checkpoint(feats, head_name: str, out, *, head_config: dict | None = None,
+                        test_folders: tuple[str, ...] = (), procedure: str = "", extra_training: dict | None = None,
+                        n_splits: int = 5):  # fmt: skip
+    """Cross-validate (plain and enrolled, per ``k``), then fit both heads on every clip and save
+    one checkpoint. ``test_folders``: test clips only from these folders' speakers (for a backbone
+    tuned on the others); ``procedure`` says so in the checkpoint."""
+    from . import experiment
+
+    config = replace(train.TrainConfig(), head_config=dict(head_config or {}))
+    pool = pool_of(feats, test_folders)
+    r = evaluate(head_name, feats.xs, feats.y, feats.groups, feats.n_classes, test_pool=pool,
+                 n_splits=n_splits, config=config)  # fmt: skip
+    rows = r["test_index"]
+    order = np.argsort(rows)  # CVResult rows follow feats' order
+    folds = [{**metrics.scores(feats.y[rows][r["fold_of"] == f], r["oof"][0][r["fold_of"] == f].argmax(1),
+                               feats.n_classes), "n_test": int((r["fold_of"] == f).sum())}
+             for f in range(r["folds"])]  # fmt: skip
+    cv = train.CVResult.from_folds(folds, feats.y[rows][order], r["oof"][0][order], r["seconds"], r["fold_of"][order])
+    min_clips = break_even(r["ks"])
+    enrolled = fit_enrolled(head_name, feats.xs, feats.y, feats.groups, feats.n_classes, config)
+    k_cal = 10 if 10 in r["ks"] else max(r["ks"])
+    cal = calibration.summarize_oof(r["oof"][k_cal][order], feats.y[rows][order], r["fold_of"][order])
+    enrol_meta = {
+        "min_clips": int(min_clips),
+        "k_train": list(K_TRAIN),
+        "method": "embeddings minus the mean of k random other clips of the same speaker (k drawn per "
+        f"training clip from {K_TRAIN[0]}-{K_TRAIN[1]}); below min_clips the plain head answers",
+        "cv": {str(k): {kk: v[kk] for kk in ("macro_f1", "accuracy", "ece_before", "ece", "macro_f1_folds")}
+               for k, v in r["ks"].items()},
+        "calibration": {**cal, "fitted_at_k": k_cal},
+    }
+    extra = {"cv_procedure": procedure or f"{n_splits}-fold speaker-grouped CV", **(extra_training or {}),
+             "cv_test_clips": len(rows)}  # fmt: skip
+    return experiment.train_checkpoint(feats, head_name, out, config, cv, extra_training=extra,
+                                       cv_rows=np.sort(rows), enrolled=enrolled,
+                                       extra_meta={"enrolment": enrol_meta}), r  # fmt: skip
+
+
+def main(argv=None) -> None:
+    import argparse
+    import json
+    from pathlib import Path
+
+    from .. import checkpoint
+    from . import cache, datasets, experiment
+
+    ap = argparse.ArgumentParser(prog="python -m nver_demo.training.enrol", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="the checkpoint to refit (its head, backbones, head_config)")
+    ap.add_argument("--out", type=Path, default=None, help="where to write (default: over --model)")
+    ap.add_argument("--test-folders", nargs="*", default=[],
+                    help="test clips only from these data folders (e.g. emogator_more: speakers a tuned "
+                    "backbone never saw)")  # fmt: skip
+    ap.add_argument("--procedure", default="", help="how the CV was run, in words (stored in the checkpoint)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    src = checkpoint.resolve(args.model)
+    meta = checkpoint.read_meta(src)
+    feats = experiment.load_features(datasets.read_emogator(), meta["backbones"], cache.EmbeddingCache())
+    keep = {k: meta["training"][k] for k in ("backbone_weights",) if k in meta.get("training", {})}
+    ck, r = enrolled_checkpoint(feats, meta["head"], args.out or src, head_config=meta.get("head_config"),
+                                test_folders=tuple(args.test_folders), procedure=args.procedure,
+                                extra_training=keep)  # fmt: skip
+    print(json.dumps({"checkpoint": str(ck.path), "min_clips": ck.meta["enrolment"]["min_clips"],
+                      **{f"k={k}": round(v["macro_f1"], 2) for k, v in r["ks"].items()}}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

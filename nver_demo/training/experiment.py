@@ -86,6 +86,10 @@ def train_checkpoint(
     cv: train.CVResult | None = None,
     refs_per_class: int = 10,
     extra_training: dict | None = None,
+    *,
+    cv_rows: np.ndarray | None = None,
+    enrolled: heads.Head | None = None,
+    extra_meta: dict | None = None,
 ) -> checkpoint.Checkpoint:
     """Train the final head and save it with CV metrics and references.
 
@@ -94,6 +98,8 @@ def train_checkpoint(
     L2 strength). Reference clips for the embedding map come from those same speakers, so the
     map shows clips the head never trained on. ``extra_training`` adds entries to the
     checkpoint's ``training`` description (e.g. where the backbone weights came from).
+    ``cv_rows``: the rows of ``feats`` that ``cv`` scored (default all), e.g. only speakers a tuned
+    backbone never saw; ``enrolled`` and ``extra_meta`` (its ``enrolment`` block) are saved with it.
     """
     fit_idx, val_idx = train.validation_split(feats.y, feats.groups, config.val_fraction, config.seed)
     final = replace(config, refit_on_validation=False)  # keep the reference speakers out
@@ -111,9 +117,10 @@ def train_checkpoint(
         [feats.dataset.items[i].path.name for i in ref_idx],
         projection.reference_coords(views, seed=config.seed),
     )
+    y_cv = feats.y if cv_rows is None else feats.y[cv_rows]
     meta = {
-        "metrics": {"cv": cv_metrics(cv, feats.y, feats.dataset.labels)} if cv is not None else {},
-        **({"calibration": calibration.summarize_oof(cv.oof_proba, feats.y, cv.fold_of)}
+        "metrics": {"cv": cv_metrics(cv, y_cv, feats.dataset.labels)} if cv is not None else {},
+        **({"calibration": calibration.summarize_oof(cv.oof_proba, y_cv, cv.fold_of)}
            if cv is not None and cv.fold_of is not None else {}),
         "training": {
             "data": feats.dataset.description,
@@ -129,8 +136,9 @@ def train_checkpoint(
             "torch": torch.__version__,
             **(extra_training or {}),
         },
+        **(extra_meta or {}),
     }
-    path = checkpoint.save(out_dir, res.head, head_name, feats.backbones, feats.dataset.labels, meta, refs)
+    path = checkpoint.save(out_dir, res.head, head_name, feats.backbones, feats.dataset.labels, meta, refs, enrolled)
     log.info("saved %s (%d parameters)", path, heads.count_parameters(res.head))
     return checkpoint.load(path)
 

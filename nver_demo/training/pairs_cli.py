@@ -45,7 +45,7 @@ examples:
 
 Pass the same --data/--speakers/--seed/--pairs to every stage: they fix the clip list and models.
 Pairs (the paper's Table II): all (default), mafm+aafm (12), aafm+aafm (6), or names like
-audio-mamba-base+wavlm-base. Costs and machines: README.md, "Training the papers' pairs".
+audio-mamba-base+wavlm-base. Costs and machines: docs/paper_pairs.md.
 """
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from ... import spaces_compat
-from .. import bursts, clips, service, timeline, timeline_view
+from .. import bursts, clips, service, timeline, timeline_view, upload_cache
 from ..timeline import Timeline
 from .common import EMPTY_SUMMARY, Context, attempt, for_api, model_dropdown, status, status_panel
 
@@ -35,13 +35,14 @@ class TimelineTab:
         self.runner = spaces_compat.gpu(timeline.run, duration=120)
 
     def timeline(self, path, model, check_speech, progress) -> tuple[Path, Timeline]:
-        path = timeline.check_file(path)
-        [predictor], _ = service.load_models([model or self.ctx.default], self.ctx.infos)
-        progress(0, desc="Decoding and finding bursts…")
-        # On ZeroGPU the run happens in a worker process: no callback into this one.
-        report = None if spaces_compat.on_zero_gpu() else (lambda f, what: progress(f, desc=what))
-        return path, self.runner(path, predictor, gate=check_speech is not False, progress=report,
-                                 slots=self.ctx.long_slots)  # fmt: skip
+        with upload_cache.admit(path):  # room in the upload cache or a polite refusal; held while run
+            path = timeline.check_file(path)
+            [predictor], _ = service.load_models([model or self.ctx.default], self.ctx.infos)
+            progress(0, desc="Decoding and finding bursts…")
+            # On ZeroGPU the run happens in a worker process: no callback into this one.
+            report = None if spaces_compat.on_zero_gpu() else (lambda f, what: progress(f, desc=what))
+            return path, self.runner(path, predictor, gate=check_speech is not False, progress=report,
+                                     slots=self.ctx.long_slots)  # fmt: skip
 
     @staticmethod
     def result(tl: Timeline) -> tuple:
