@@ -15,11 +15,16 @@ API: ``/analyze`` (audio, model, map method, map view), ``/compare`` (audio, mod
 from __future__ import annotations
 
 from nver_demo import configure_threads, spaces_compat
+from nver_demo.app import scheduler
 
 spaces_compat.init()  # ZeroGPU: `spaces` must be imported before anything initialises CUDA
-#: Analyze/Compare runs at once (shared): two, so one slow first download of Hub weights does
-#: not block every other visitor; more would only split two CPU cores further.
-MODEL_RUNS = 2
+#: Model runs at once in the process, whatever the endpoint (nver_demo/app/scheduler.py): two, so
+#: one slow first download of Hub weights does not block every other visitor; more would only
+#: split two CPU cores further. Analyze/Compare may use both; Timeline batches one, between them.
+MODEL_RUNS = scheduler.MODEL_RUNS
+#: Requests waiting in the whole queue (all endpoints); the Timeline's own share of it is
+#: bounded lower (scheduler.LONG_QUEUE), so long recordings never fill it for short requests.
+QUEUE_SIZE = 20
 if __name__ == "__main__":  # `python app.py` (also on Spaces); importing the module changes nothing
     # Before torch loads, so its OpenMP runtime also reads the wait policy: cores // MODEL_RUNS
     # threads per run in every pool, or $NVER_THREADS (nver_demo/threads.py).
@@ -47,9 +52,15 @@ Record or upload a short **non-verbal** sound — a laugh, a sigh, a scream, a c
 
 
 def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
-    """The whole app, queued with explicit limits. ``infos`` defaults to the trained checkpoints."""
-    ctx = Context(catalog.models() if infos is None else infos, model_runs=MODEL_RUNS, examples=EXAMPLES)
+    """The whole app, queued with explicit limits. ``infos`` defaults to the trained checkpoints.
+
+    Concurrency: Analyze and Compare share the "models" group (MODEL_RUNS at once); Timeline has
+    the "long" group (scheduler.long_jobs(): one on CPU, two with a GPU) with at most
+    scheduler.LONG_QUEUE waiting; every model run takes a slot of one gate, short requests first."""
+    infos = catalog.models() if infos is None else infos
+    ctx = Context(infos, model_runs=MODEL_RUNS, long_jobs=scheduler.long_jobs(), examples=EXAMPLES)
     with gr.Blocks(title="NVER demo: emotion in vocal bursts", delete_cache=(3600, 3600)) as demo:
+        ctx.blocks = demo
         gr.Markdown(INTRO)
         with gr.Tabs():
             for title, tab_id, build in TABS:
@@ -61,7 +72,7 @@ def build_demo(infos: list[catalog.ModelInfo] | None = None) -> gr.Blocks:
             elem_classes="small-note",
         )
     upload_cache.attach(demo)  # cap on the upload folder ($NVER_UPLOAD_CACHE_MB) besides the hourly clean
-    return demo.queue(max_size=20, default_concurrency_limit=2)
+    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=2)
 
 
 def main() -> None:

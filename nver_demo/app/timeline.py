@@ -9,6 +9,7 @@ re-reads a burst from the file when someone wants to hear it: :func:`burst_audio
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -24,12 +25,17 @@ from .. import audio, families, inputs, voice_check
 from ..backbones.base import WeightsUnavailable
 from ..enrolment import Enrolment
 from ..predict import Predictor, get_backbone
-from . import bursts, speech_gate
+from . import bursts, scheduler, speech_gate
 
 log = logging.getLogger(__name__)
 
 #: Bursts classified together (bounded memory: at most this many bursts' audio at once).
 BATCH = 16
+#: Bursts per speech-gate call. The gate runs one CTranslate2 call at a time (a lock shared with
+#: Analyze and Compare, which check their clip too): one burst per call (0.3-0.7 s on one CPU
+#: thread, README) lets a short request's check in between, where 8 (the gate's default) would
+#: hold the lock for seconds. What batching would save is not measured.
+GATE_BATCH = 1
 #: Columns of the CSV before the per-label probabilities.
 CSV_HEADERS = [
     "start_s",
@@ -44,6 +50,9 @@ CSV_HEADERS = [
 ]
 
 Progress = Callable[[float, str], None]  # (fraction done 0..1, what is happening)
+#: The progress text while a batch waits at the model-run gate, and the timing of those waits.
+WAITING = "Waiting for a model slot (short requests go first)…"
+WAIT = "wait for a model slot"
 
 
 @dataclass
@@ -165,7 +174,7 @@ def classify(
     verdicts: list[speech_gate.GateResult | None] = [None] * len(batch)
     if gate is not None:
         t0 = time.perf_counter()
-        verdicts = gate.classify(waves, bursts.SAMPLE_RATE)
+        verdicts = gate.classify(waves, bursts.SAMPLE_RATE, batch_size=GATE_BATCH)
         timings["speech gate"] = time.perf_counter() - t0
     rows = []
     for b, p, g in zip(batch, preds, verdicts):
@@ -233,11 +242,15 @@ def run(
     config: bursts.DetectorConfig = bursts.DetectorConfig(),
     batch_size: int = BATCH,
     enrol: bool = True,
+    slots: scheduler.RunGate | None = None,
 ) -> Timeline:
     """Detect and classify every burst of an audio file (up to 30 minutes).
 
     ``enrol``: when the model has a speaker-enrolled head and there are enough bursts, each burst
     is normalised by the recording's other bursts (:func:`enrol_rows`; the notes say so).
+    With ``slots`` (the app's model-run gate) each batch is a long job's turn: it waits for a
+    slot, behind any waiting short request, and gives it back before the next batch is detected
+    (timing ``"wait for a model slot"``).
 
     Raises :class:`~nver_demo.audio.AudioError` for a file that cannot be decoded or is too long.
     """
@@ -264,8 +277,13 @@ def run(
                 f"{_mmss(done)} of {_mmss(state['total'])} · {len(rows)} bursts",
             )
 
+    def waiting(_: dict) -> None:
+        if progress is not None and state["total"]:
+            progress(min(0.99, state["done"] / state["total"]), WAITING)
+
     def flush() -> None:
-        batch_rows, t = classify(predictor, pending, g)
+        with _turn(slots, timings, waiting):
+            batch_rows, t = classify(predictor, pending, g)
         state["not_voice"] += len(pending) - len(batch_rows)
         rows.extend(batch_rows)
         for k, v in t.items():
@@ -286,7 +304,7 @@ def run(
     total = time.perf_counter() - t0
     timings["decode + detect"] = max(
         0.0, total - sum(v for k, v in timings.items() if k != "load speech gate")
-    )
+    )  # what is left of the wall time after the model batches and the waits for a slot
     if progress is not None:
         progress(1.0, f"{len(rows)} bursts")
     device = str(get_backbone(predictor.backbones[0]).device) if predictor.backbones else "cpu"
@@ -304,6 +322,18 @@ def not_voice_note(n: int) -> str:
     sounds = "sound" if n == 1 else "sounds"
     return (f"{n} {sounds} did not sound like a voice (a steady tone, noise, clicks, a constant offset...) "
             "and are not counted as bursts.")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _turn(slots: scheduler.RunGate | None, timings: dict[str, float], on_wait: Callable[[dict], None]):
+    """One batch's turn at the model-run gate (none without ``slots``); the wait is timed."""
+    if slots is None:
+        yield
+        return
+    t0 = time.perf_counter()
+    with slots.slot(scheduler.LONG, on_wait=on_wait):
+        timings[WAIT] = timings.get(WAIT, 0.0) + time.perf_counter() - t0
+        yield
 
 
 def burst_audio(path: str | Path, start: float, end: float) -> tuple[int, np.ndarray]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from ... import audio, spaces_compat
-from .. import catalog, downloads, report, service
+from .. import catalog, downloads, report, scheduler, service
 
 T = TypeVar("T")
 
@@ -48,16 +48,28 @@ class Context:
     which Compare follows)."""
 
     infos: list[catalog.ModelInfo]
-    model_runs: int = 2  # Analyze/Compare/Timeline runs at once (shared concurrency group)
+    model_runs: int = scheduler.MODEL_RUNS  # Analyze/Compare runs at once ("models" group; the gate's slots)
+    long_jobs: int = scheduler.LONG_JOBS_CPU  # Timeline runs at once ("long" group)
+    long_queue: int = scheduler.LONG_QUEUE  # Timeline runs that may wait in the "long" group
     examples: Path | None = None  # folder of the example clips Analyze offers
     components: dict[str, gr.components.Component] = field(default_factory=dict)
+    blocks: gr.Blocks | None = None  # the app, once built (the long queue's validator counts its queue)
 
     def __post_init__(self) -> None:
         self.default = catalog.default_model(self.infos)
         self.selection = catalog.default_selection(self.infos)
         self.choices = [(m.choice_label(), m.name) for m in self.infos]
-        self.runner = spaces_compat.gpu(service.run_models, duration=20)  # the only GPU step of a clip
+        # Every model run takes a slot of one gate: short requests first, long batches between.
+        self.gate = scheduler.RunGate(self.model_runs)
+        # The only GPU step of a clip; its slot is taken outside the GPU call (in this process).
+        self.runner = self.gate.wrap(spaces_compat.gpu(service.run_models, duration=20))
         self.downloads = downloads.Downloads()
+
+    @property
+    def long_slots(self) -> scheduler.RunGate | None:
+        """The gate a long job's batches take, or None on ZeroGPU, where a long job runs in a GPU
+        worker process that cannot share this process's lock (the "long" group bounds it there)."""
+        return None if spaces_compat.on_zero_gpu() else self.gate
 
     def info(self, name: str | None) -> catalog.ModelInfo | None:
         return next((m for m in self.infos if m.name == name), None)
@@ -68,7 +80,19 @@ class Context:
 
     def api_event(self) -> dict[str, Any]:
         """Keyword arguments of an API event that runs models (add its ``api_name``)."""
-        return {"concurrency_id": "models", "concurrency_limit": self.model_runs}
+        return {"concurrency_id": scheduler.SHORT_GROUP, "concurrency_limit": self.model_runs}
+
+    def long_event(self) -> dict[str, Any]:
+        """Keyword arguments of an event that runs a long job (Timeline; any future batch work):
+        its own concurrency group, ``long_jobs`` at once, at most ``long_queue`` waiting (a
+        validator refuses the next one before it is queued). Add ``api_name`` or
+        ``api_visibility``."""
+        validator = scheduler.long_queue_validator(lambda: self.blocks, self.long_jobs, self.long_queue)
+        return {
+            "concurrency_id": scheduler.LONG_GROUP,
+            "concurrency_limit": self.long_jobs,
+            "validator": validator,
+        }
 
 
 def for_api(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -41,7 +41,8 @@ class TimelineTab:
             progress(0, desc="Decoding and finding bursts…")
             # On ZeroGPU the run happens in a worker process: no callback into this one.
             report = None if spaces_compat.on_zero_gpu() else (lambda f, what: progress(f, desc=what))
-            return path, self.runner(path, predictor, gate=check_speech is not False, progress=report)
+            return path, self.runner(path, predictor, gate=check_speech is not False, progress=report,
+                                     slots=self.ctx.long_slots)  # fmt: skip
 
     @staticmethod
     def result(tl: Timeline) -> tuple:
@@ -130,9 +131,10 @@ def build(ctx: Context) -> None:
 
     ins, progress_on = [rec, model, speech], {"show_progress_on": out["plot"]}
     api_find.click(
-        h.run, ins, [out[k] for k in API_OUTPUTS], api_name="timeline", **ctx.api_event(), **progress_on
+        h.run, ins, [out[k] for k in API_OUTPUTS], api_name="timeline", **ctx.long_event(), **progress_on
     )
-    find.click(h.page, ins, [out[k] for k in PAGE_OUTPUTS], **ctx.page_event(), **progress_on)
+    find.click(h.page, ins, [out[k] for k in PAGE_OUTPUTS], api_visibility="private", **ctx.long_event(),
+               **progress_on)  # fmt: skip
     burst = [out["player"], out["bars"], out["burst_md"]]
     out["pick"].change(h.show, [out["state"], out["pick"]], burst, api_visibility="private")
     out["table"].select(h.row_selected, None, out["pick"], api_visibility="private", queue=False)
