@@ -13,6 +13,9 @@ emogator, emogator_extra, emogator_more when present).
           lda-whisper-base-ft       the default: Whisper-base's stem + blocks 1-4 fine-tuned in each of
                                     the 5 folds (nested CV), then on every speaker (weights/whisper-base-ft
                                     .safetensors), then LDA on its features (the longest step; "ft")
+          enrol-default             the default's LDA refitted on every speaker with a speaker-enrolled
+                                    head beside it, cross-validated on the emogator_more speakers only
+                                    (the encoder never heard them), then its novelty threshold
           lda-whisper-base  linear-whisper-base  fcn-whisper-base  cnn-whisper-base  cnn-ge2e
           reno-whisper-base+ge2e  concat-whisper-base+ge2e  mata-whisper-base+ge2e
 
@@ -68,6 +71,15 @@ if want lda-whisper-base-ft; then
         parallel "${cmds[@]:1}"
     fi
     python -m nver_demo -v finetune checkpoint --work "$FT" --out "$OUT/lda-whisper-base-ft"
+fi
+# 1b. Speaker enrolment for the default (docs/models.md#speaker-enrolment): plain and enrolled LDA on all
+#     297 speakers; test folds only from emogator_more, whose 97 speakers the shipped encoder (tuned on
+#     emogator + emogator_extra) never heard. Then the novelty threshold, out of fold on those speakers.
+if want enrol-default; then
+    echo "== enrol-default"
+    python -m nver_demo.training.enrol --model "$OUT/lda-whisper-base-ft" --test-folders emogator_more \
+        --procedure "5-fold speaker-grouped CV whose test folds hold only the 97 emogator_more speakers"
+    python -m nver_demo.training.novelty_fit --model "$OUT/lda-whisper-base-ft" --folders emogator_more
 fi
 # 2. Heads on cached embeddings of the frozen backbones.
 run lda-whisper-base     --head lda    --backbones whisper-base
