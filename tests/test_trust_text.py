@@ -49,3 +49,17 @@ def test_sentences_join_the_clip_warnings_once():
 def test_examples_say_what_they_meant():
     assert trust_text.meant("examples/amusement_000292-02-2.mp3") == "meant: Amusement"
     assert trust_text.meant("/tmp/upload.wav") is None
+
+
+def test_what_the_page_shows_for_a_guess_and_for_no_voice():
+    from nver_demo.app import plots, report
+
+    p = _pred(novelty=9.5, novelty_threshold=7.8, out_of_domain=True, ood_reasons=["novel"])
+    text = report.family_markdown(p)
+    assert trust_text.NOT_QUOTED in text and "Right 40 %" not in text
+    bars = plots.probability_bars(p.probs, 0.5, muted=True)
+    assert set(bars.data[0].marker.color) == {plots.MUTED_COLOUR}
+    assert plots.TOP_COLOUR in plots.probability_bars(p.probs, 0.5).data[0].marker.color
+    p.mark_voice(voice_check.VoiceCheck(False, ["tonal"], {}))
+    text = report.family_markdown(p)
+    assert text.startswith("**No emotion is given**") and "Amusement" not in text

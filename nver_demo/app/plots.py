@@ -67,15 +67,20 @@ def message(text: str, height: int = 200) -> go.Figure:
     return _layout(fig, height)
 
 
-def probability_bars(probs: Mapping[str, float], chance: float | None = None, title: str = "") -> go.Figure:
+#: Bars of an answer that is a guess (out of domain) or no answer (not a voice): one muted grey.
+MUTED_COLOUR = "#b8bec7"
+
+
+def probability_bars(probs: Mapping[str, float], chance: float | None = None, title: str = "",
+                     muted: bool = False) -> go.Figure:  # fmt: skip
     """Horizontal bars for every class, most likely on top; the top class highlighted and a
     dashed line at chance level. Values sit in a column right of the bars, so the chance line
     never runs through them; the axis title says what the line is."""
     items = sorted(probs.items(), key=lambda kv: kv[1])  # plotly draws the first bar at the bottom
     labels = [k for k, _ in items]
     values = [100 * v for _, v in items]
-    colours = [BAR_COLOUR] * len(items)
-    if colours:
+    colours = [MUTED_COLOUR if muted else BAR_COLOUR] * len(items)
+    if colours and not muted:
         colours[-1] = TOP_COLOUR
     fig = go.Figure(go.Bar(
         x=values, y=labels, orientation="h", marker={"color": colours},

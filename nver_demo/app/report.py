@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from .. import families
 from ..predict import Prediction
-from . import catalog, plots
+from . import catalog, plots, trust_text
 from .clips import Clip
 from .service import Agreement, Analysis, Comparison, MapData, neighbour_summary
 
@@ -86,11 +86,20 @@ class AnalysisView:
     details: dict
 
 
+#: What the label shows instead of an emotion for a sound that is not a voice.
+NO_ANSWER = "Not a voice: no emotion given"
+
+
 def analysis_view(a: Analysis) -> AnalysisView:
     title = f"{a.info.title if a.info else a.name}: all {len(a.pred.probs)} classes"
+    withheld, muted = trust_text.answer_withheld(a.pred), trust_text.muted(a.pred)
+    if withheld:
+        title += " (not a voice: not an answer)"
+    elif muted:
+        title += " (unlike the training bursts: a guess)"
     return AnalysisView(
-        label=a.pred.probs,
-        bars=plots.probability_bars(a.pred.probs, _chance(a), title=title),
+        label={NO_ANSWER: 1.0} if withheld else a.pred.probs,
+        bars=plots.probability_bars(a.pred.probs, _chance(a), title=title, muted=muted or withheld),
         map=map_figure(a.map, a.map_note),
         markdown=analysis_markdown(a),
         details=analysis_details(a),
@@ -113,8 +122,10 @@ def family_markdown(pred: Prediction) -> str:
             f"**Family: {fam.name}** ({fam.valence}, {fam.arousal}): **{total * 100:.0f} %** in total "
             f"across its {len(fam.members)} emotions; {pred.label} alone has {pred.probs[pred.label] * 100:.0f} %."
         )
-    if pred.reliability:
-        lines.append(pred.reliability)
+    if trust_text.answer_withheld(pred):
+        return "**No emotion is given**: this does not sound like a voice (the bars are not an answer)."
+    if reliable := trust_text.reliability_sentence(pred):
+        lines.append(reliable)
     lines.append(CALIBRATED if pred.calibrated else UNCALIBRATED)
     return "\n\n".join(lines)
 
@@ -126,6 +137,13 @@ def analysis_markdown(a: Analysis) -> str:
         f"**{a.pred.label}**{fam} at {top * 100:.0f} %: {top / chance:.1f}× the chance level of "
         f"{chance * 100:.1f} % ({len(a.pred.probs)} classes)."
     ]
+    if trust_text.answer_withheld(a.pred):
+        lines = ["**No emotion is given:** this does not sound like a voice, and the models only know human "
+                 f"vocal bursts (their closest guess, {a.pred.label}, is not an answer)."]  # fmt: skip
+    elif trust_text.muted(a.pred):
+        lines[0] = "**A guess:** " + lines[0]
+    if a.enrolment_note:
+        lines.append(f"**Your voice:** {a.enrolment_note}")
     if a.info is not None:
         lines.append(f"**Model:** {a.info.title}: {a.info.cv_text()}.")
     lines += [clip_line(a.clip), *clip_notes(a.clip)]
