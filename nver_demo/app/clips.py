@@ -34,6 +34,10 @@ SOUND_OVER_FLOOR_DB = 20.0
 LOUDEST_FRAME_MIN_DBFS = -90.0
 #: Level (RMS) such a clip is amplified to: a typical level of the training clips' sound.
 AMPLIFY_TO_DBFS = -30.0
+#: A clip shorter than this gets a "too short" warning (it is still analysed). The training clips
+#: are 0.7–2 s (EmoGator: the shortest of 1,500 sampled was 0.72 s, 1 % under 1.0 s); under 0.3 s,
+#: less than half the shortest, the backbones see mostly their own padding: a click, not a burst.
+SHORT_CLIP_S = 0.3
 #: Formats the page names as supported.
 FORMATS = "wav, mp3, flac, ogg/opus, webm, m4a"
 
@@ -232,3 +236,13 @@ def examples(folder: str | Path) -> list[Example]:
         rows = list(csv.DictReader(f))
     return [Example(folder / r["file"], r["label"], r.get("speaker", "")) for r in rows
             if (folder / r["file"]).exists()]  # fmt: skip
+
+
+def check_length(clip: Clip) -> None:
+    """A clip shorter than :data:`SHORT_CLIP_S` (a record-then-stop-at-once) gets a warning."""
+    seconds = len(clip.wave) / clip.sr
+    if seconds < SHORT_CLIP_S:
+        clip.warnings.append(
+            f"The clip is very short ({seconds:.2f} s of sound): the models learnt from 0.7–2 s bursts, so "
+            f"under {SHORT_CLIP_S:g} s the answer is little better than a guess. Record the whole sound."
+        )
