@@ -10,7 +10,7 @@ import gradio as gr
 
 from .. import choices, clips, meant, report, service
 from ..service import Analysis
-from . import pickers
+from . import feedback, pickers
 from .common import (
     EMPTY_SUMMARY,
     MAX_FILE_SIZE,
@@ -67,7 +67,7 @@ class Analyze:
         v = report.analysis_view(a)
         stem = f"{Path(a.clip.name or 'recording').stem}-{a.name}"
         files = self.ctx.downloads.write(stem, report.probabilities_csv(a), v.details)
-        state = {"source": a.source, "pred": a.pred}
+        state = {"source": a.source, "pred": a.pred, "model": a.name}
         family = "\n\n".join(filter(None, [self.meant_line(a), report.family_markdown(a.pred)]))
         buttons = gr.update(sample_labels=meant.button_labels(self.examples, a.clip.name, a.pred.label))
         return (status(), v.label, family, v.bars, v.map, report.map_note(a.map, a.map_note), v.markdown,
@@ -137,8 +137,13 @@ def _result() -> dict[str, gr.components.Component]:
         with gr.Accordion("What the 30 emotions mean (glossary, by family)", open=False, elem_id="glossary"):
             gr.Markdown(report.glossary_markdown())
         out["summary"] = gr.Markdown(EMPTY_SUMMARY, label="summary", elem_id="summary")
+        # A link that reopens this page as it is now (Gradio's deep links; proven per visitor in
+        # tests/test_visit_browser.py, against gradio issue #11201).
+        gr.DeepLinkButton("🔗 Share this result (copies a link)", copied_value="Link copied", size="sm",
+                          elem_classes="share-link")  # fmt: skip
         out["files"] = gr.File(label="Download the result (CSV of probabilities, JSON)", file_count="multiple",
                                interactive=False, visible=False, elem_id="analyze-files")  # fmt: skip
+        out["state"] = gr.State(None)
     return out
 
 
@@ -157,7 +162,6 @@ def _plots(ctx: Context, out: dict) -> tuple[gr.Radio, gr.Radio]:
             gr.Markdown(MAP_NOTE, elem_classes="small-note")
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
         out["details"] = gr.JSON(label="details")
-    out["state"] = gr.State(None)
     return method, view
 
 
@@ -184,6 +188,7 @@ def build(ctx: Context) -> None:
             model, model_md = pickers.model_picker(ctx)
             pickers.combination_picker(ctx, model)
             out = _result()
+            feedback.build(clip, out["state"])
     out["pick"] = pick
     method, view = _plots(ctx, out)
     ctx.components["clip"] = clip
