@@ -91,3 +91,12 @@ def test_map_survives_non_finite_reference_dimensions(app_checkpoints):
 def test_view_choices_can_be_padded_for_a_stable_api():
     assert [k for _, k in service.view_choices(["ge2e"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
     assert [k for _, k in service.view_choices(["a", "b"], pad_to=2)] == ["fused", "backbone1", "backbone2"]
+
+
+def test_the_neighbour_summary_counts_add_up_to_the_neighbours():
+    ten = ["Sadness"] * 4 + ["Elation"] * 2 + ["Fear", "Awe", "Pain", "Pride"]
+    assert service.neighbour_summary(ten) == "4× Sadness, 2× Elation, 1× Fear, 1× each of 3 other labels"
+    many = ["A"] * 3 + ["B"] * 2 + ["C"] * 2 + ["D"] * 2 + ["E"]
+    assert service.neighbour_summary(many) == "3× A, 2× B, 2× C, 3× among 2 other labels"
+    assert service.neighbour_summary(["A"] * 6 + ["B"] * 3 + ["C"]) == "6× A, 3× B, 1× C"
+    assert service.neighbour_summary(["A"] * 6 + ["B"] * 2 + ["C", "D"]) == "6× A, 2× B, 1× C, 1× D"

@@ -30,7 +30,7 @@ def meant_markdown(meant: str | None, probs: dict[str, float]) -> str:
     if not meant:
         return ""
     top = max(probs, key=probs.get)
-    head = f"🎯 **Meant: {meant}** (what the EmoGator speaker was asked to express)"
+    head = f"**Meant: {meant}** (what the EmoGator speaker was asked to express)"
     if top == meant:
         return f"{head} · the model's top emotion is **a hit**."
     rank = _rank(probs, meant)

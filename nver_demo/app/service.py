@@ -192,8 +192,8 @@ def embedding_map(
 
 
 def neighbour_summary(neighbours: list[str], top: int = 3) -> str:
-    """``"4× Amusement, 2× Elation, 1× Awe, 3× 3 others"``: the ``top`` commonest labels and the
-    rest in one count, so the counts always add up to ``len(neighbours)``."""
+    """``"4× Amusement, 2× Elation, 1× Awe, 1× each of 3 other labels"``: the ``top`` commonest
+    labels and the rest in one count, so the counts always add up to ``len(neighbours)``."""
     counts: dict[str, int] = {}
     for lab in neighbours:
         counts[lab] = counts.get(lab, 0) + 1
@@ -202,8 +202,10 @@ def neighbour_summary(neighbours: list[str], top: int = 3) -> str:
     rest = ranked[top:]
     if len(rest) == 1:
         parts.append(f"{rest[0][1]}× {rest[0][0]}")
+    elif rest and all(n == 1 for _, n in rest):
+        parts.append(f"1× each of {len(rest)} other labels")
     elif rest:
-        parts.append(f"{sum(n for _, n in rest)}× {len(rest)} other labels")
+        parts.append(f"{sum(n for _, n in rest)}× among {len(rest)} other labels")
     return ", ".join(parts)
 
 

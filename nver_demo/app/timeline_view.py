@@ -73,10 +73,10 @@ def _highlight(fig: go.Figure, tl: Timeline, i: int) -> None:
     r = tl.rows[i]
     fig.add_trace(
         go.Bar(x=[max(r.end - r.start, 0.05)], base=[r.start], y=[r.family or OTHER], orientation="h",
-               name=f"#{i + 1} (selected)", marker_color="rgba(0,0,0,0)", marker_line_color="#f97316",
+               name=f"#{i + 1} (selected)", marker_color="rgba(0,0,0,0)", marker_line_color="#111111",
                marker_line_width=4, width=0.95, hoverinfo="skip")
     )  # fmt: skip
-    fig.add_vline(x=(r.start + r.end) / 2, line_color="#f97316", line_width=1, line_dash="dot",
+    fig.add_vline(x=(r.start + r.end) / 2, line_color="#888888", line_width=1, line_dash="dot",
                   annotation_text=f"#{i + 1}", annotation_position="top")  # fmt: skip
 
 

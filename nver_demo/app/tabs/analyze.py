@@ -139,7 +139,7 @@ def _result() -> dict[str, gr.components.Component]:
         out["summary"] = gr.Markdown(EMPTY_SUMMARY, label="summary", elem_id="summary")
         # A link that reopens this page as it is now (Gradio's deep links; proven per visitor in
         # tests/test_visit_browser.py, against gradio issue #11201).
-        gr.DeepLinkButton("🔗 Share this result (copies a link)", copied_value="Link copied", size="sm",
+        gr.DeepLinkButton("Share this result (copies a link)", copied_value="Link copied", size="sm",
                           elem_classes="share-link")  # fmt: skip
         out["files"] = gr.File(label="Download the result (CSV of probabilities, JSON)", file_count="multiple",
                                interactive=False, visible=False, elem_id="analyze-files")  # fmt: skip
