@@ -76,10 +76,16 @@ def main() -> None:
     heard = len(sound) / BROWSER_SR
     med = statistics.median(runs)
     p95 = sorted(runs)[int(0.95 * (len(runs) - 1))]
-    print(f"model {predictor.name}, {heard:.0f} s of live sound (half bursts, half quiet), {args.threads} thread")
+    print(
+        f"model {predictor.name}, {heard:.0f} s of live sound (half bursts, half quiet), {args.threads} thread"
+    )
     print(f"model runs: {len(runs)} ({session.runs} in the session; quiet half-seconds skipped)")
-    print(f"CPU per live visitor: {cpu / heard:.2f} of one core ({cpu:.1f} CPU s over {heard:.0f} s; wall {wall:.1f} s)")
-    print(f"one model run on the {live.WINDOW_S:g}-s window: median {med * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+    print(
+        f"CPU per live visitor: {cpu / heard:.2f} of one core ({cpu:.1f} CPU s over {heard:.0f} s; wall {wall:.1f} s)"
+    )
+    print(
+        f"one model run on the {live.WINDOW_S:g}-s window: median {med * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
+    )
     print(
         f"sound -> bars (server side): mean {(live.EVERY_S / 2 + med) * 1000:.0f} ms, at most "
         f"{(live.EVERY_S + p95) * 1000:.0f} ms (a sound waits for the next {live.EVERY_S:g}-s answer: "

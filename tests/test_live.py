@@ -23,12 +23,16 @@ class Model:
         self.calls.append((len(wave), sr))
         label = "Amusement" if len(self.calls) % 2 else "Fear"
         probs = {"Amusement": 0.6, "Fear": 0.4} if label == "Amusement" else {"Amusement": 0.3, "Fear": 0.7}
-        return Prediction(label=label, probs=probs, embeddings={}, views={}, families=families.family_probs(probs))
+        return Prediction(
+            label=label, probs=probs, embeddings={}, views={}, families=families.family_probs(probs)
+        )
 
 
 def _feed(session, model, x, chunk_s=0.1):
     n = int(chunk_s * SR)
-    return [live.step(session, SR, (x[i : i + n] * 32767).astype(np.int16), model) for i in range(0, len(x), n)]
+    return [
+        live.step(session, SR, (x[i : i + n] * 32767).astype(np.int16), model) for i in range(0, len(x), n)
+    ]
 
 
 def test_an_answer_each_half_second_of_sound_on_the_last_two_seconds():

@@ -38,7 +38,9 @@ def _mic_file(folder) -> str:
 def browser(tmp_path_factory):
     mic = _mic_file(tmp_path_factory.mktemp("live-mic"))
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={mic}"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=[*ARGS, f"--use-file-for-fake-audio-capture={mic}"]
+        )
         yield b
         b.close()
 

@@ -73,7 +73,9 @@ def test_the_map_sentence_counts_add_up_to_the_neighbours_named(open_page, size,
     m = re.search(r"Map: its (\d+) nearest reference clips are (.+?)\.", text)
     assert m, text
     each = re.search(r"1× each of (\d+) other labels", m.group(2))
-    counts = [int(n) for n in re.findall(r"(\d+)× (?!each)", m.group(2))] + ([int(each.group(1))] if each else [])
+    counts = [int(n) for n in re.findall(r"(\d+)× (?!each)", m.group(2))] + (
+        [int(each.group(1))] if each else []
+    )
     assert sum(counts) == int(m.group(1)), m.group(0)
 
 
@@ -85,7 +87,10 @@ def _timeline_file(tmp_path):
 
 
 def _find_bursts(page, path) -> None:
-    page.locator("#timeline-audio input[type=file]").set_input_files(str(path))
+    box = page.locator("#timeline-audio")
+    if box.locator("input[type=file]").count() == 0:  # a file is in the box: clear it first
+        box.get_by_label("Clear", exact=True).click()
+    box.locator("input[type=file]").set_input_files(str(path))
     page.locator("#timeline-audio").get_by_label("Play", exact=True).or_(
         page.locator("#timeline-audio").get_by_text("notes.wav")
     ).first.wait_for(timeout=TIMEOUT_MS)
@@ -94,8 +99,10 @@ def _find_bursts(page, path) -> None:
 
 #: Cells of the Timeline table on screen (the table also keeps hidden rows to measure columns).
 CELLS = "#timeline-table [role=gridcell], #timeline-table tbody td"
-ROWS = (f"[...document.querySelectorAll('{CELLS}')].filter(c => c.getBoundingClientRect().height > 0 "
-        "&& c.innerText.trim()).length")
+ROWS = (
+    f"[...document.querySelectorAll('{CELLS}')].filter(c => c.getBoundingClientRect().height > 0 "
+    "&& c.innerText.trim()).length"
+)
 #: For every table cell: the words whose letters the browser laid out on more than one line.
 BROKEN_WORDS = r"""() => { const out = [];
   for (const cell of document.querySelectorAll('#timeline-table [role=gridcell], #timeline-table tbody td')) { if (!cell.getBoundingClientRect().height) continue;
@@ -150,13 +157,13 @@ def test_a_share_link_reopens_that_visitors_result_and_never_anothers(open_page)
     links = {"amusement_": _share_link(alice), "sadness_": _share_link(bob)}
     assert links["amusement_"] != links["sadness_"]
     _run_example(alice, "Fear")  # Alice goes on: her link keeps what she shared
-    alice.wait_for_function("() => document.querySelector('#summary').innerText.includes('fear_')",
+    alice.wait_for_function("() => (document.querySelector('#summary') || {innerText: ''}).innerText.includes('fear_')",
                             timeout=TIMEOUT_MS)  # fmt: skip
     for clip, link in links.items():
         other = next(c for c in links if c != clip)
         for _ in range(2):  # a fresh visitor each time, twice (no link shows whoever opened last)
             visitor = open_page(url=link)
             summary = visitor.locator("#summary")
-            visitor.wait_for_function("c => document.querySelector('#summary').innerText.includes(c)",
+            visitor.wait_for_function("c => (document.querySelector('#summary') || {innerText: ''}).innerText.includes(c)",
                                       arg=clip, timeout=TIMEOUT_MS)  # fmt: skip
             assert other not in summary.inner_text() and "fear_" not in summary.inner_text()

@@ -1,4 +1,4 @@
-""""That was wrong, I meant X": keep a visitor's clip with the model's label and theirs — only with
+""" "That was wrong, I meant X": keep a visitor's clip with the model's label and theirs — only with
 their explicit consent, and only where the operator turned it on. No Gradio.
 
 Off unless ``NVER_FEEDBACK=1``. Then each report is a folder ``<when>-<id>/`` holding the clip
@@ -70,7 +70,9 @@ class FeedbackStore:
         if not self.enabled:
             raise FeedbackRefused("Feedback is switched off on this server: nothing was kept.")
         if consent is not True:
-            raise FeedbackRefused("Nothing was kept: tick the box to agree that the clip and both labels are kept.")
+            raise FeedbackRefused(
+                "Nothing was kept: tick the box to agree that the clip and both labels are kept."
+            )
         if not clip or not Path(clip).is_file():
             raise FeedbackRefused("There is no clip to keep: analyse a sound first.")
         if not meant or not predicted:

@@ -17,8 +17,8 @@ import numpy as np
 import soundfile as sf
 
 from ... import families
-from .. import live, report, service
 from ...predict import Prediction
+from .. import live, report, service
 from .common import EMPTY_SUMMARY, Context, attempt, status, status_panel
 
 #: Concurrency group of the live stream: its own, never the model runs' ("models").
@@ -75,7 +75,9 @@ class LiveTab:
         path = self.folder / f"live-recording-{uuid.uuid4().hex[:8]}.wav"
         sf.write(path, session.recording(), live.SR, subtype="PCM_16")
         try:
-            a, error = attempt(service.analyze, path, self.ctx.default, self.ctx.infos, runner=self.ctx.runner)
+            a, error = attempt(
+                service.analyze, path, self.ctx.default, self.ctx.infos, runner=self.ctx.runner
+            )
         finally:
             path.unlink(missing_ok=True)
         if error:
