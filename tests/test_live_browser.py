@@ -67,7 +67,6 @@ def test_live_bars_change_while_recording_then_the_whole_recording_is_analysed(b
         page.locator("#live-summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
         assert "live-recording" in page.locator("#live-summary").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
-        print(page.evaluate("window.__live"))
         assert page.locator("#live-strip .live-cell").count() >= 3  # the history strip filled in
         # 3 changes need 1.5 s of sound at least; the budget is the 3-s recording plus a
         # loaded 2-core machine's lag (stated, not measured from today's run).
