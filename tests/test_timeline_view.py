@@ -11,7 +11,9 @@ def _timeline() -> Timeline:
     rows = []
     for i, label in enumerate(["Amusement", "Fear", "Sadness"]):
         fam = families.family_of(label)
-        rows.append(Row(2.0 * i, 2.0 * i + 0.8, label, fam.name, fam.color, {label: 0.7, "Awe": 0.3}, None, -20.0))
+        rows.append(
+            Row(2.0 * i, 2.0 * i + 0.8, label, fam.name, fam.color, {label: 0.7, "Awe": 0.3}, None, -20.0)
+        )
     return Timeline("party.wav", "m", 6.0, rows)
 
 

@@ -125,7 +125,7 @@ def test_timeline_errors_stay_and_clear_the_result_and_no_word_is_broken(open_pa
     summary.get_by_text("vocal bursts in party.wav").wait_for(timeout=TIMEOUT_MS)
     page.wait_for_function(f"() => ({ROWS}) > 0", timeout=TIMEOUT_MS)
     assert page.evaluate(BROKEN_WORDS) == []  # "st ar t", "Distr ess" on a phone, before
-    assert page.locator("#timeline-files").is_visible()
+    page.locator("#timeline-files").wait_for(state="visible", timeout=TIMEOUT_MS)  # the downloads, now
     assert page.locator("#timeline-plot .barlayer .point").count() > 1
 
     bad = tmp_path / "notes.wav"
@@ -135,7 +135,8 @@ def test_timeline_errors_stay_and_clear_the_result_and_no_word_is_broken(open_pa
     status.get_by_text("text file, not audio").wait_for(timeout=TIMEOUT_MS)
     assert "vocal bursts in party.wav" not in summary.inner_text()  # the previous result went
     assert page.locator("#timeline-plot .barlayer .point").count() == 0
-    assert page.evaluate(f"() => {ROWS}") == 0 and not page.locator("#timeline-files").is_visible()
+    assert page.evaluate(f"() => {ROWS}") == 0
+    page.locator("#timeline-files").wait_for(state="hidden", timeout=TIMEOUT_MS)
     # It stays: a panel in the page, not a toast (none is shown) and no bare "Error" badge.
     page.wait_for_function("() => !document.querySelector('.toast-body')", timeout=TIMEOUT_MS)
     assert status.is_visible() and "text file, not audio" in status.inner_text()
