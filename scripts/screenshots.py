@@ -5,7 +5,7 @@
 
 Starts ``python app.py`` on a free port with the shipped checkpoints, drives Debian's chromium
 through playwright, runs each tab once (Analyze: the Amusement example; Compare: its default
-selection on that clip) and saves full-page JPEGs named ``<tab>-<phone|desktop>-<light|dark>.jpg``.
+selection on that clip; Live: a few seconds from a fake microphone playing that clip) and saves full-page JPEGs named ``<tab>-<phone|desktop>-<light|dark>.jpg``.
 Prints each page's ``scrollWidth`` beside the viewport width (a page wider than the screen
 scrolls sideways on a phone). Tabs it has no action for are captured as they open.
 """
@@ -65,15 +65,41 @@ def run_compare(page) -> None:
     page.locator("#compare-bars .main-svg").first.wait_for(timeout=TIMEOUT_MS)
 
 
-ACTIONS = {"Analyze": run_analyze, "Compare": run_compare}
+def run_live(page) -> None:
+    """Record from the fake microphone (the Amusement example, looped) until the meter has
+    answered a few times, then shoot while it is still recording."""
+    mic = page.locator("#live-mic")
+    mic.get_by_role("button", name="Record", exact=True).click()
+    page.wait_for_function("() => document.querySelectorAll('#live-strip .live-cell').length >= 6",
+                           timeout=TIMEOUT_MS)  # fmt: skip
+    page.locator("#live-label").get_by_text("%").first.wait_for(timeout=TIMEOUT_MS)
+
+
+def fake_mic(tmp: str) -> str:
+    """The Amusement example as the 44.1 kHz WAV Chromium's fake microphone plays (looped)."""
+    sys.path.insert(0, str(ROOT))
+    import soundfile as sf
+
+    from nver_demo import audio
+
+    wave, sr = audio.load(ROOT / "examples" / "amusement_000292-02-2.mp3")
+    x = audio.resample(audio.to_mono(audio.to_float(wave)), sr, 44100)
+    path = Path(tmp) / "mic.wav"
+    sf.write(path, x, 44100, subtype="PCM_16")
+    return str(path)
+
+
+ACTIONS = {"Analyze": run_analyze, "Compare": run_compare, "Live": run_live}
+MIC = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def shoot(url: str, out: Path, widths: list[int], themes: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        mic = [*MIC, f"--use-file-for-fake-audio-capture={fake_mic(tmp)}"]
         browser = p.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=ARGS
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=[*ARGS, *mic]
         )
         for theme in themes:
             for width in widths:

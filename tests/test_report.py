@@ -80,3 +80,13 @@ def test_glossary_lists_every_label_under_its_family():
     g = report.glossary_markdown()
     assert all(f"**{lab}**" in g for lab in families.GLOSSARY)
     assert g.index("Joy & triumph") < g.index("**Amusement**") < g.index("Warmth & calm")
+
+
+def test_compare_says_when_all_models_agree_on_the_family():
+    from types import SimpleNamespace as NS
+
+    same = NS(predictions={"a": NS(family="Fear & pain"), "b": NS(family="Fear & pain")})
+    assert report.family_agreement(same) == "**All 2 agree on the family: Fear & pain.**"
+    split = NS(predictions={k: NS(family=f) for k, f in zip("abc", ["X", "Y", "X"])})
+    assert report.family_agreement(split) == "**Families:** 2 of 3 say X, 1 of 3 say Y."
+    assert report.family_agreement(NS(predictions={"a": NS(family="X")})) == ""

@@ -120,3 +120,12 @@ def test_a_voice_like_clip_is_not_refused(app_checkpoints, tmp_path):
     assert d["voice"]["is_voice"] is True
     assert not any("does not sound like a voice" in w for w in d["warnings"])
     assert "novelty" in d and "novelty_threshold" in d
+
+
+def test_the_neighbour_summary_counts_add_up_to_the_neighbours():
+    ten = ["Sadness"] * 4 + ["Elation"] * 2 + ["Fear", "Awe", "Pain", "Pride"]
+    assert service.neighbour_summary(ten) == "4× Sadness, 2× Elation, 1× Fear, 1× each of 3 other labels"
+    many = ["A"] * 3 + ["B"] * 2 + ["C"] * 2 + ["D"] * 2 + ["E"]
+    assert service.neighbour_summary(many) == "3× A, 2× B, 2× C, 3× among 2 other labels"
+    assert service.neighbour_summary(["A"] * 6 + ["B"] * 3 + ["C"]) == "6× A, 3× B, 1× C"
+    assert service.neighbour_summary(["A"] * 6 + ["B"] * 2 + ["C", "D"]) == "6× A, 2× B, 1× C, 1× D"

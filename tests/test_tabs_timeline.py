@@ -50,7 +50,8 @@ def test_an_error_stays_on_screen_and_clears_the_previous_result(tab, files):
     assert bad["status"]["visible"] is True and "text file, not audio" in bad["status"]["value"]
     assert bad["summary"] == common.EMPTY_SUMMARY  # the previous summary is gone...
     assert bad["plot"] == timeline_view.figure(None)  # ...and so are its timeline, table, files,
-    assert bad["table"] is bad["details"] is bad["files"] is bad["state"] is None
+    assert bad["table"] is bad["details"] is bad["state"] is None
+    assert bad["files"]["value"] is None and bad["files"]["visible"] is False  # no empty download box
     assert bad["pick"]["choices"] == [] and bad["player"] is bad["bars"] is None  # and its burst
     assert bad["burst_md"] == ""
 

@@ -40,7 +40,7 @@ def test_upload_find_bursts_and_play_one(page, tmp_path):
     n = page.locator("#timeline-table [role=row]").count() - 1  # minus the header
     assert n >= len(truth)
     assert page.locator("#timeline-plot .js-plotly-plot").count() == 1
-    assert page.locator("#timeline-plot .barlayer .point").count() == n  # one bar per burst
+    assert page.locator("#timeline-plot .barlayer .point").count() == n + 1  # a bar per burst + the selected outline
     page.locator("#timeline-table [role=row]").nth(2).locator("[role=gridcell], td").nth(3).click()  # burst 2
     page.get_by_text("Burst #2", exact=False).first.wait_for(timeout=TIMEOUT_MS)
     page.locator("#timeline-player").get_by_label("Play", exact=True).wait_for(timeout=TIMEOUT_MS)

@@ -24,6 +24,10 @@ from ..clip_select import (  # noqa: F401  (re-exported: the app's names for the
     trim_silence,
 )
 from ..inputs import FORMATS, sniff  # noqa: F401
+#: A clip shorter than this gets a "too short" warning (it is still analysed). The training clips
+#: are 0.7–2 s (EmoGator: the shortest of 1,500 sampled was 0.72 s, 1 % under 1.0 s); under 0.3 s,
+#: less than half the shortest, the backbones see mostly their own padding: a click, not a burst.
+SHORT_CLIP_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,13 @@ def examples(folder: str | Path) -> list[Example]:
         rows = list(csv.DictReader(f))
     return [Example(folder / r["file"], r["label"], r.get("speaker", "")) for r in rows
             if (folder / r["file"]).exists()]  # fmt: skip
+
+
+def check_length(clip: Clip) -> None:
+    """A clip shorter than :data:`SHORT_CLIP_S` (a record-then-stop-at-once) gets a warning."""
+    seconds = len(clip.wave) / clip.sr
+    if seconds < SHORT_CLIP_S:
+        clip.warnings.append(
+            f"The clip is very short ({seconds:.2f} s of sound): the models learnt from 0.7–2 s bursts, so "
+            f"under {SHORT_CLIP_S:g} s the answer is little better than a guess. Record the whole sound."
+        )

@@ -314,6 +314,7 @@ def compare_markdown(c: Comparison) -> str:
     ran = [k.removeprefix("embed ") for k in c.run.timings if k.startswith("embed ")]
     lines = [
         verdict,
+        family_agreement(c),
         clip_line(c.clip),
         *clip_notes(c.clip),
         f"Each backbone ran once for all models: {', '.join(ran)}.",
@@ -322,7 +323,19 @@ def compare_markdown(c: Comparison) -> str:
         timings_line(c.timings, c.run.device),
         f"*{DISCLAIMER}*",
     ]
-    return "\n\n".join(lines)
+    return "\n\n".join(line for line in lines if line)
+
+
+def family_agreement(c: Comparison) -> str:
+    """How the models' top emotions fall into families: ``"All 6 agree on the family: Distress."``."""
+    fams = [p.family or "no family" for p in c.predictions.values()]
+    if len(fams) < 2:
+        return ""
+    counts = {f: fams.count(f) for f in dict.fromkeys(fams)}
+    if len(counts) == 1:
+        return f"**All {len(fams)} agree on the family: {fams[0]}.**"
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return "**Families:** " + ", ".join(f"{n} of {len(fams)} say {f}" for f, n in ranked) + "."
 
 
 def comparison_csv(c: Comparison) -> str:

@@ -192,12 +192,21 @@ def embedding_map(
 
 
 def neighbour_summary(neighbours: list[str], top: int = 3) -> str:
-    """``"4× Amusement, 2× Elation, 1× Awe"``."""
+    """``"4× Amusement, 2× Elation, 1× Awe, 1× each of 3 other labels"``: the ``top`` commonest
+    labels and the rest in one count, so the counts always add up to ``len(neighbours)``."""
     counts: dict[str, int] = {}
     for lab in neighbours:
         counts[lab] = counts.get(lab, 0) + 1
-    best = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
-    return ", ".join(f"{n}× {lab}" for lab, n in best)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    parts = [f"{n}× {lab}" for lab, n in ranked[:top]]
+    rest = ranked[top:]
+    if len(rest) == 1:
+        parts.append(f"{rest[0][1]}× {rest[0][0]}")
+    elif rest and all(n == 1 for _, n in rest):
+        parts.append(f"1× each of {len(rest)} other labels")
+    elif rest:
+        parts.append(f"{sum(n for _, n in rest)}× among {len(rest)} other labels")
+    return ", ".join(parts)
 
 
 # --- comparison -------------------------------------------------------------------------------
@@ -313,6 +322,7 @@ def analyze(
     with upload_cache.admit(path):  # room in the upload cache, or a polite refusal; held while read
         clip = clips.read_clip(path)
     timings = {"decode + check": time.perf_counter() - t0}
+    clips.check_length(clip)
     check_speech(clip, timings)
     [predictor], loads = load_models([choice], infos)
     _stage(timings, loads)
@@ -370,6 +380,7 @@ def compare(
     with upload_cache.admit(path):  # room in the upload cache, or a polite refusal; held while read
         clip = clips.read_clip(path)
     timings = {"decode + check": time.perf_counter() - t0}
+    clips.check_length(clip)
     check_speech(clip, timings)
     predictors, loads = load_models(check_selection(choices), infos, max_backbones=MAX_BACKBONES)
     _stage(timings, loads)

@@ -282,6 +282,14 @@ def run(
             progress(min(0.99, state["done"] / state["total"]), WAITING)
 
     def flush() -> None:
+        # Say what the wait is for: after the last block of the file the bar would otherwise sit
+        # at "1:46 of 1:46" while the last batch is classified and checked for speech.
+        if progress is not None and state["total"]:
+            what = " and checking them for speech" if g else ""
+            first = len(rows) + 1
+            progress(min(0.99, state["done"] / state["total"]),
+                     f"{_mmss(state['done'])} of {_mmss(state['total'])} · classifying bursts "
+                     f"{first}–{first + len(pending) - 1}{what}…")  # fmt: skip
         with _turn(slots, timings, waiting):
             batch_rows, t = classify(predictor, pending, g)
         state["not_voice"] += len(pending) - len(batch_rows)

@@ -29,9 +29,10 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def figure(tl: Timeline | None) -> go.Figure:
+def figure(tl: Timeline | None, selected: int | None = None) -> go.Figure:
     """One lane per emotion family; each burst a bar from its start to its end, in the family's
-    colour; hover gives the time, the top 3 and the speech gate's verdict."""
+    colour; hover gives the time, the top 3 and the speech gate's verdict. The ``selected``
+    burst (row index) gets a thick outline and a marker line across the lanes."""
     if tl is None:
         return plots.message("Upload or record a recording, then press Find bursts.", height=300)
     if not tl.rows:
@@ -58,12 +59,25 @@ def figure(tl: Timeline | None) -> go.Figure:
                 customdata=idx, hovertext=hover, hoverinfo="text", width=0.7,
             )
         )  # fmt: skip
+    if selected is not None and 0 <= selected < len(tl.rows):
+        _highlight(fig, tl, selected)
     order = [lane for lane, _ in lanes][::-1]
     fig.update_yaxes(categoryorder="array", categoryarray=order, title=None)
     fig.update_xaxes(title="time in the recording (s)", range=[0, max(tl.duration_s, 1.0)])
     fig.update_layout(barmode="overlay", showlegend=False, hovermode="closest", bargap=0.2)
     plots._layout(fig, height=320)
     return fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 40})
+
+
+def _highlight(fig: go.Figure, tl: Timeline, i: int) -> None:
+    r = tl.rows[i]
+    fig.add_trace(
+        go.Bar(x=[max(r.end - r.start, 0.05)], base=[r.start], y=[r.family or OTHER], orientation="h",
+               name=f"#{i + 1} (selected)", marker_color="rgba(0,0,0,0)", marker_line_color="#111111",
+               marker_line_width=4, width=0.95, hoverinfo="skip")
+    )  # fmt: skip
+    fig.add_vline(x=(r.start + r.end) / 2, line_color="#888888", line_width=1, line_dash="dot",
+                  annotation_text=f"#{i + 1}", annotation_position="top")  # fmt: skip
 
 
 def table(tl: Timeline | None) -> list[list]:

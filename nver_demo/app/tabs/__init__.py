@@ -7,12 +7,13 @@ error-handling rule, the status panel) is :mod:`.common`; the Analyze tab's pick
 
 from __future__ import annotations
 
-from . import analyze, compare, models, timeline
+from . import analyze, compare, live, models, timeline
 from .common import Context
 
 #: (title, id, build) of each tab, in page order. Analyze comes before Compare: Compare follows its clip.
 TABS = (
     ("Analyze", "analyze", analyze.build),
+    ("Live", "live", live.build),
     ("Compare", "compare", compare.build),
     ("Timeline", "timeline", timeline.build),
     ("Models", "models", models.build),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import choices, clips, report, service
+from .. import choices, clips, meant, report, service
 from ..service import Analysis
-from . import pickers
+from . import feedback, pickers
 from .common import (
     EMPTY_SUMMARY,
     MAX_FILE_SIZE,
@@ -34,7 +34,9 @@ family of its true label (hover for the label); the star is your clip. PCA proje
 its nearest reference clips in a layout fixed at training time. No t-SNE: it cannot place a new clip
 without refitting the whole map."""
 #: What the page's analysis updates, in order (see :func:`build`).
-OUTPUTS = ("status", "top", "family", "bars", "map", "map_note", "summary", "details", "files", "state")
+OUTPUTS = ("status", "top", "family", "bars", "map", "map_note", "summary", "details", "files", "state", "pick")
+#: The map views an API call may name (any model: a missing one falls back to the fused map).
+VIEW_KEYS = tuple(k for _, k in service.view_choices([""] * max(choices.head_inputs().values())))
 
 
 class Analyze:
@@ -44,6 +46,7 @@ class Analyze:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.examples = clips.examples(ctx.examples) if ctx.examples else []
 
     def analysis(self, clip, model, method, view) -> Analysis:
         model, method, view = model or self.ctx.default, method or "PCA", view or "fused"
@@ -64,14 +67,21 @@ class Analyze:
         v = report.analysis_view(a)
         stem = f"{Path(a.clip.name or 'recording').stem}-{a.name}"
         files = self.ctx.downloads.write(stem, report.probabilities_csv(a), v.details)
-        state = {"source": a.source, "pred": a.pred}
-        return (status(), v.label, report.family_markdown(a.pred), v.bars, v.map,
-                report.map_note(a.map, a.map_note), v.markdown, v.details, files, state)  # fmt: skip
+        state = {"source": a.source, "pred": a.pred, "model": a.name}
+        family = "\n\n".join(filter(None, [self.meant_line(a), report.family_markdown(a.pred)]))
+        buttons = gr.update(sample_labels=meant.button_labels(self.examples, a.clip.name, a.pred.label))
+        return (status(), v.label, family, v.bars, v.map, report.map_note(a.map, a.map_note), v.markdown,
+                v.details, gr.update(value=files, visible=True), state, buttons)  # fmt: skip
 
-    @staticmethod
-    def cleared(error: str = ""):
+    def meant_line(self, a: Analysis) -> str:
+        """For an example clip: what it was meant to be, and whether the model got it."""
+        return meant.meant_markdown(meant.meant_label(a.clip.name, self.examples), a.pred.probs)
+
+    def cleared(self, error: str = ""):
         """No result on screen (and the error, if any): never an old result under a new clip or model."""
-        return (status(error), None, "", None, None, "", EMPTY_SUMMARY, None, None, None)
+        buttons = gr.update(sample_labels=meant.button_labels(self.examples))
+        return (status(error), None, "", None, None, "", EMPTY_SUMMARY, None,
+                gr.update(value=None, visible=False), None, buttons)  # fmt: skip
 
     def rerun(self, clip, model, method, view):
         """The model changed: run it on the clip on screen, or clear the result when there is none."""
@@ -106,10 +116,11 @@ def _inputs(ctx: Context):
     pick = gr.Dataset(
         components=["textbox"],
         samples=[[e.path.name] for e in examples],
-        sample_labels=[e.label for e in examples],
+        sample_labels=meant.button_labels(examples),
         samples_per_page=8,
         type="index",
-        label="…or click a real vocal burst from EmoGator (Apache-2.0)",
+        label="…or click a real vocal burst from EmoGator (Apache-2.0), named by the emotion it was meant as",
+        elem_id="examples",
     )
     run = gr.Button("Analyze", variant="primary", size="lg", elem_id="analyze-btn")
     api_run = gr.Button(visible=False)  # carries the /analyze API endpoint (errors raise)
@@ -126,8 +137,13 @@ def _result() -> dict[str, gr.components.Component]:
         with gr.Accordion("What the 30 emotions mean (glossary, by family)", open=False, elem_id="glossary"):
             gr.Markdown(report.glossary_markdown())
         out["summary"] = gr.Markdown(EMPTY_SUMMARY, label="summary", elem_id="summary")
+        # A link that reopens this page as it is now (Gradio's deep links; proven per visitor in
+        # tests/test_visit_browser.py, against gradio issue #11201).
+        gr.DeepLinkButton("Share this result (copies a link)", copied_value="Link copied", size="sm",
+                          elem_classes="share-link")  # fmt: skip
         out["files"] = gr.File(label="Download the result (CSV of probabilities, JSON)", file_count="multiple",
-                               interactive=False, elem_id="analyze-files")  # fmt: skip
+                               interactive=False, visible=False, elem_id="analyze-files")  # fmt: skip
+        out["state"] = gr.State(None)
     return out
 
 
@@ -141,14 +157,25 @@ def _plots(ctx: Context, out: dict) -> tuple[gr.Radio, gr.Radio]:
             out["map_note"] = gr.Markdown(elem_classes="small-note")
             with gr.Row():
                 method = gr.Radio(["PCA", "UMAP"], value="PCA", label="map method", min_width=120)
-                widest = max(choices.head_inputs().values())  # API calls may name any view key
-                views = service.view_choices(info.backbones if info else [], pad_to=widest)
-                view = gr.Radio(views, value="fused", label="map of", min_width=200)
+                views = service.view_choices(info.backbones if info else [])
+                view = lenient(gr.Radio(views, value="fused", label="map of", min_width=200))
             gr.Markdown(MAP_NOTE, elem_classes="small-note")
     with gr.Accordion("Raw result (JSON, as the API returns it)", open=False):
         out["details"] = gr.JSON(label="details")
-    out["state"] = gr.State(None)
     return method, view
+
+
+def lenient(radio: gr.Radio) -> gr.Radio:
+    """The map-view radio lists only the views of the model on screen, yet an API call may name any
+    of :data:`VIEW_KEYS` (a one-backbone model then shows its fused map, with a note)."""
+
+    def preprocess(payload):
+        if payload is not None and payload not in VIEW_KEYS:
+            raise gr.Error(f"Unknown map view {payload!r}: use one of {', '.join(VIEW_KEYS)}.")
+        return payload
+
+    radio.preprocess = preprocess
+    return radio
 
 
 def build(ctx: Context) -> None:
@@ -161,6 +188,8 @@ def build(ctx: Context) -> None:
             model, model_md = pickers.model_picker(ctx)
             pickers.combination_picker(ctx, model)
             out = _result()
+            feedback.build(clip, out["state"])
+    out["pick"] = pick
     method, view = _plots(ctx, out)
     ctx.components["clip"] = clip
 

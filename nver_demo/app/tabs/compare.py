@@ -42,14 +42,14 @@ class Compare:
         stem = f"{Path(c.clip.name or 'recording').stem}-compare"
         files = self.ctx.downloads.write(stem, report.comparison_csv(c), v.details)
         papers = gr.update(value=v.paper_rows, visible=bool(v.paper_rows))
-        return status(), v.bars, v.rows, papers, v.markdown, v.details, files, clip
+        return status(), v.bars, v.rows, papers, v.markdown, v.details, gr.update(value=files, visible=True), clip
 
     @staticmethod
     def cleared(error: str = "", note: str = ""):
         """No result on screen, with the error (or a note saying why the result went)."""
         panel = status(error) if error else status(note, kind="stale")
         papers = gr.update(value=None, visible=False)
-        return panel, None, None, papers, EMPTY_SUMMARY, None, None, None
+        return panel, None, None, papers, EMPTY_SUMMARY, None, gr.update(value=None, visible=False), None
 
     def clip_changed(self, clip, shown):
         """A new clip in the Compare tab: the result on screen belongs to another one."""
@@ -83,10 +83,11 @@ def build(ctx: Context) -> None:
         with gr.Column(scale=7, min_width=300, elem_id="compare-result"):
             panel = status_panel("compare-status")
             md = gr.Markdown(EMPTY_SUMMARY, label="summary", elem_id="compare-summary")
-            files = gr.File(label="Download the result (CSV, JSON)", file_count="multiple", interactive=False)
+            files = gr.File(label="Download the result (CSV, JSON)", file_count="multiple", interactive=False,
+                            visible=False, elem_id="compare-files")  # fmt: skip
     table = gr.Dataframe(headers=report.COMPARE_HEADERS, label="Agreement (measured here, on EmoGator)",
-                         interactive=False, wrap=True, elem_id="compare-table",
-                         elem_classes="wide-table")  # fmt: skip
+                         interactive=False, wrap=True, elem_id="compare-table", elem_classes="wide-table",
+                         column_widths=["24%", "14%", "13%", "8%", "11%", "8%", "11%", "11%"])  # fmt: skip
     papers = gr.Dataframe(headers=report.PAPER_HEADERS, visible=False, interactive=False, wrap=True,
                           label="Reported by the papers, on other datasets: not measured here")  # fmt: skip
     bars = gr.Plot(label="Probabilities per model (orange: that model's top emotion)", elem_id="compare-bars")

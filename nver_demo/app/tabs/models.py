@@ -23,7 +23,7 @@ def _registries() -> None:
         wrap=True,
         elem_classes="wide-table",
         column_widths=["14%", "9%", "10%", "9%", "12%", "46%"],
-        max_height=1200,  # every backbone visible without scrolling inside the table
+        max_height=2400,  # every backbone visible without scrolling inside the table
     )
     gr.Markdown(
         "### Heads\nSmall classifiers trained on the embeddings (sizes for 768-d inputs, 30 classes)."
@@ -35,6 +35,7 @@ def _registries() -> None:
         wrap=True,
         elem_classes="wide-table",
         column_widths=["10%", "18%", "10%", "62%"],
+        max_height=2400,
     )
 
 
@@ -50,7 +51,7 @@ def _trained(ctx: Context) -> None:
         wrap=True,
         elem_classes="wide-table",
         column_widths=["34%", "12%", "11%", "11%", "6%", "8%", "9%", "9%"],
-        max_height=1200,
+        max_height=2400,
     )
     with_cm = [m for m in ctx.infos if m.cv.get("confusion")]
     if with_cm:
@@ -73,7 +74,13 @@ def _papers() -> None:
 
 
 def build(ctx: Context) -> None:
-    """Lay out the tab (its one event redraws the confusion matrix picked)."""
-    _registries()
-    _trained(ctx)
-    _papers()
+    """Lay out the tab (its one event redraws the confusion matrix picked): three sub-tabs, so the
+    page is as tall as one of them, and every table shows all its rows (no scroll box inside the
+    page that a full-page view would cut)."""
+    with gr.Tabs(elem_id="models-tabs"):
+        with gr.Tab("Trained models here", id="models-trained"):
+            _trained(ctx)
+        with gr.Tab("Backbones and heads", id="models-registries"):
+            _registries()
+        with gr.Tab("The papers' numbers", id="models-papers"):
+            _papers()

@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import choices, report
+from .. import catalog, choices, report
 from .common import Context, model_dropdown
 
-MODEL_INFO = (
-    "Offline-ready: runs anywhere. Papers' models: the RENO paper's backbone pairs and backbones. "
-    "Those and Needs Hub weights fetch pretrained backbones on first use (or read a local copy)."
-)
+#: What each group of the model dropdown means (the help text names only the groups it lists).
+GROUP_HELP = {
+    catalog.OFFLINE: "runs anywhere",
+    catalog.PAPERS: "the RENO paper's backbone pairs and backbones (pretrained backbones fetched on first use)",
+    catalog.NEEDS_HUB: "fetches pretrained backbones on first use (or reads a local copy)",
+}
+
+
+def model_info(ctx: Context) -> str:
+    """The dropdown's help text: its groups, in its order, and where other pairs are."""
+    groups = list(dict.fromkeys(m.group for m in ctx.infos))
+    parts = [f"{g}: {GROUP_HELP[g]}" if g in GROUP_HELP else g for g in groups]
+    return ". ".join([*parts, "Any other pair: “Another head or backbone pair…” below"]) + "."
 
 
 class Pickers:
@@ -44,7 +53,7 @@ class Pickers:
 def model_picker(ctx: Context) -> tuple[gr.Dropdown, gr.Markdown]:
     """The Analyze tab's model dropdown and the note under it."""
     model = model_dropdown(
-        ctx, label="2 · Model (the default is a good start)", elem_id="model", info=MODEL_INFO
+        ctx, label="2 · Model (the default is a good start)", elem_id="model", info=model_info(ctx)
     )
     described = choices.describe(ctx.default, ctx.infos) if ctx.default else choices.no_models_message()
     return model, gr.Markdown(report.md_text(described), elem_classes="small-note")

@@ -70,24 +70,29 @@ class TimelineTab:
         state = {"path": str(path), "timeline": tl}
         picks = timeline_view.choices(tl)
         first = picks[0][1] if picks else None
-        burst = self.show(state, first) if picks else (None, None, "")
-        return (status(), *self.result(tl), state, gr.update(choices=picks, value=first), *burst)
+        burst = self.show(state, first)[:3] if picks else (None, None, "")
+        shown = list(self.result(tl))
+        shown[0] = timeline_view.figure(tl, selected=first)  # the burst on show, outlined
+        shown[-1] = gr.update(value=shown[-1], visible=bool(shown[-1]))
+        return (status(), *shown, state, gr.update(choices=picks, value=first), *burst)
 
     @staticmethod
     def cleared(error: str = ""):
         """No result on screen (and the error, if any): never an old timeline or burst under a new run."""
-        return (status(error), timeline_view.figure(None), None, EMPTY_SUMMARY, None, None, None,
-                gr.update(choices=[], value=None), None, None, "")  # fmt: skip
+        return (status(error), timeline_view.figure(None), None, EMPTY_SUMMARY, None,
+                gr.update(value=None, visible=False), None, gr.update(choices=[], value=None), None, None, "")  # fmt: skip
 
     @staticmethod
     def show(state, i):
-        """The burst picked: its audio, all its probabilities, a line about it."""
+        """The burst picked: its audio, all its probabilities, a line about it, and the timeline
+        with it outlined."""
         if not state or i is None or not 0 <= int(i) < len(state["timeline"].rows):
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         tl, i = state["timeline"], int(i)
         r = tl.rows[i]
         sr, wave = timeline.burst_audio(state["path"], r.start, r.end)
-        return (sr, wave), timeline_view.burst_bars(tl, i), timeline_view.burst_markdown(tl, i)
+        return ((sr, wave), timeline_view.burst_bars(tl, i), timeline_view.burst_markdown(tl, i),
+                timeline_view.figure(tl, selected=i))  # fmt: skip
 
     @staticmethod
     def row_selected(evt: gr.SelectData):
@@ -116,10 +121,10 @@ def build(ctx: Context) -> None:
         with gr.Column(scale=6):
             out["table"] = gr.Dataframe(headers=timeline_view.TABLE_HEADERS, label="Bursts (click a row)",
                                         interactive=False, wrap=True, max_height=420, elem_id="timeline-table",
+                                        elem_classes="wide-table",
                                         column_widths=["6%", "11%", "11%", "19%", "7%", "17%", "18%", "11%"])  # fmt: skip
-            out["files"] = gr.File(
-                label="Download (CSV, JSON)", file_count="multiple", elem_id="timeline-files"
-            )
+            out["files"] = gr.File(label="Download (CSV, JSON)", file_count="multiple", interactive=False,
+                                   visible=False, elem_id="timeline-files")  # fmt: skip
         with gr.Column(scale=5):
             out["pick"] = gr.Dropdown([], label="Burst", elem_id="timeline-pick")
             out["burst_md"] = gr.Markdown()
@@ -135,6 +140,6 @@ def build(ctx: Context) -> None:
     )
     find.click(h.page, ins, [out[k] for k in PAGE_OUTPUTS], api_visibility="private", **ctx.long_event(),
                **progress_on)  # fmt: skip
-    burst = [out["player"], out["bars"], out["burst_md"]]
+    burst = [out["player"], out["bars"], out["burst_md"], out["plot"]]
     out["pick"].change(h.show, [out["state"], out["pick"]], burst, api_visibility="private")
     out["table"].select(h.row_selected, None, out["pick"], api_visibility="private", queue=False)
