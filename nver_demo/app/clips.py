@@ -24,6 +24,7 @@ from ..clip_select import (  # noqa: F401  (re-exported: the app's names for the
     trim_silence,
 )
 from ..inputs import FORMATS, sniff  # noqa: F401
+
 #: A clip shorter than this gets a "too short" warning (it is still analysed). The training clips
 #: are 0.7–2 s (EmoGator: the shortest of 1,500 sampled was 0.72 s, 1 % under 1.0 s); under 0.3 s,
 #: less than half the shortest, the backbones see mostly their own padding: a click, not a burst.
