@@ -256,14 +256,7 @@ def run(
     """
     path = check_file(path)
     t_start = time.perf_counter()
-    notes: list[str] = []
-    g = gate or None
-    if gate is True:
-        try:
-            g = speech_gate.get_gate()
-        except (WeightsUnavailable, ImportError) as e:  # the timeline still works without it
-            log.warning("speech gate unavailable: %s", e)
-            g, notes = None, [f"Bursts were not checked for speech: {e}"]
+    g, notes = _speech_gate(gate)
     timings: dict[str, float] = {"load speech gate": time.perf_counter() - t_start} if g else {}
     rows: list[Row] = []
     pending: list[bursts.Burst] = []
@@ -323,6 +316,17 @@ def run(
     return Timeline(
         path.name, predictor.name, state["done"], rows, timings, device, notes, int(state["not_voice"])
     )
+
+
+def _speech_gate(gate: bool | speech_gate.SpeechGate) -> tuple[speech_gate.SpeechGate | None, list[str]]:
+    """The gate to use (loaded when ``gate`` is True), and the note to show when it is missing."""
+    if gate is not True:
+        return gate or None, []
+    try:
+        return speech_gate.get_gate(), []
+    except (WeightsUnavailable, ImportError) as e:  # the timeline still works without it
+        log.warning("speech gate unavailable: %s", e)
+        return None, [f"Bursts were not checked for speech: {e}"]
 
 
 def not_voice_note(n: int) -> str:

@@ -34,6 +34,29 @@ def _head_title(head: str) -> str:
     return "Concat" if head == "concat" else head.upper()
 
 
+def _papers_section(metas: list[tuple[str, dict]]) -> list[str]:
+    """The model card's table of the papers' own numbers for the heads and pairs in ``metas``."""
+    lines = [
+        "",
+        "## The papers' numbers (reported by the papers, not measured here)",
+        "",
+        f"From the {paper.SOURCE}. Other datasets, other splits: beside ours for orientation only.",
+        "",
+        "| head | backbones | " + " | ".join(f"{d} acc / F1" for d in paper.DATASETS.values()) + " |",
+        "|---|---|" + "---|" * len(paper.DATASETS),
+    ]
+    shown = set()
+    for _, m in metas:
+        row = paper.lookup(m["head"], m["backbones"])
+        if row is None or (row.head, row.backbones) in shown:
+            continue
+        shown.add((row.head, row.backbones))
+        cells = [f"{a:.2f} / {f:.2f}" if f is not None else f"{a:.2f}" for a, f in row.scores.values()]
+        lines.append(f"| {_head_title(row.head)} (Table {row.table}) | {' + '.join(row.backbones)} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    return lines
+
+
 def model_card(folders: list[Path], repo_hint: str = "<user>/<repo>") -> str:
     """Markdown model card for the checkpoint ``folders`` (Hub front matter included)."""
     metas = [(f.name, _meta(f)) for f in folders]
@@ -89,22 +112,7 @@ def model_card(folders: list[Path], repo_hint: str = "<user>/<repo>") -> str:
             f"{m.get('parameters', 0) / 1e6:.2f}M | {_pm(cv, 'accuracy')} | {_pm(cv, 'macro_f1')} | "
             f"{len(folds) if isinstance(folds, list) else '—'} | {m['training'].get('n_clips', '—')} |"
         )
-    lines += ["", "## The papers' numbers (reported by the papers, not measured here)", ""]
-    lines += [
-        f"From the {paper.SOURCE}. Other datasets, other splits: beside ours for orientation only.",
-        "",
-        "| head | backbones | " + " | ".join(f"{d} acc / F1" for d in paper.DATASETS.values()) + " |",
-        "|---|---|" + "---|" * len(paper.DATASETS),
-    ]
-    shown = set()
-    for _, m in metas:
-        row = paper.lookup(m["head"], m["backbones"])
-        if row is None or (row.head, row.backbones) in shown:
-            continue
-        shown.add((row.head, row.backbones))
-        cells = [f"{a:.2f} / {f:.2f}" if f is not None else f"{a:.2f}" for a, f in row.scores.values()]
-        lines.append(f"| {_head_title(row.head)} (Table {row.table}) | {' + '.join(row.backbones)} | "
-                     + " | ".join(cells) + " |")  # fmt: skip
+    lines += _papers_section(metas)
     lines += ["", "## Backbone weights used for training", ""]
     sources: dict[str, str] = {}
     for _, m in metas:
