@@ -13,6 +13,10 @@ from nver_demo.enrolment import Enrolment, other_clip_means
 from nver_demo.predict import Predictor
 from nver_demo.training import enrol, experiment, train
 from nver_demo.training.datasets import Dataset, Item
+from tests import app_server
+from tests.conftest import EXAMPLES
+
+app_checkpoints = app_server.app_checkpoints
 
 
 def speaker_corpus(n_speakers=24, n_classes=4, per_class=8, dim=8, offset=3.0, seed=0):
@@ -131,7 +135,9 @@ def test_a_bad_enrolment_block_is_refused(tmp_path, enrolled_predictor):
 
 def test_cv_enrolment_beats_plain_where_the_speaker_dominates():
     x, y, g = speaker_corpus()
-    r = enrol.evaluate("lda", [x], y, g, 4, ks=(0, 1, 10), config=train.TrainConfig(head_config={"shrinkage": 0.1}))
+    r = enrol.evaluate(
+        "lda", [x], y, g, 4, ks=(0, 1, 10), config=train.TrainConfig(head_config={"shrinkage": 0.1})
+    )
     f1 = {k: v["macro_f1"] for k, v in r["ks"].items()}
     # Speaker offsets (sd 3) swamp class means (sd 1): the plain head is near chance (25 %),
     # removing a 10-clip speaker mean leaves class + noise (sd 0.5), which LDA separates.
@@ -142,7 +148,16 @@ def test_cv_enrolment_beats_plain_where_the_speaker_dominates():
 def test_cv_with_a_test_pool_only_tests_its_speakers():
     x, y, g = speaker_corpus(n_speakers=20)
     pool = np.isin(g, [f"{s:03d}" for s in range(10)])
-    r = enrol.evaluate("lda", [x], y, g, 4, test_pool=pool, ks=(0, 5), config=train.TrainConfig(head_config={"shrinkage": 0.1}))
+    r = enrol.evaluate(
+        "lda",
+        [x],
+        y,
+        g,
+        4,
+        test_pool=pool,
+        ks=(0, 5),
+        config=train.TrainConfig(head_config={"shrinkage": 0.1}),
+    )
     assert set(g[r["test_index"]]) == set(g[pool])
     assert r["n_test"] == int(pool.sum())
 
@@ -157,7 +172,10 @@ def test_break_even_is_the_smallest_k_from_which_enrolment_always_pays():
 def test_enrolled_checkpoint_end_to_end(tmp_path):
     x, y, g = speaker_corpus(n_speakers=20)
     folders = ["emogator_more" if int(s) < 8 else "emogator" for s in g]
-    items = [Item(Path(f"/data/{f}/audio/{s}-{i}.opus"), "abcd"[c], s) for i, (f, s, c) in enumerate(zip(folders, g, y))]
+    items = [
+        Item(Path(f"/data/{f}/audio/{s}-{i}.opus"), "abcd"[c], s)
+        for i, (f, s, c) in enumerate(zip(folders, g, y))
+    ]
     ds = Dataset("toy", items, "toy corpus", labels=list("abcd"))
     feats = experiment.Features(ds, ["ge2e"], [x], y, g, {})
     ck, _ = enrol.enrolled_checkpoint(feats, "lda", tmp_path / "ck", head_config={"shrinkage": 0.1},
@@ -167,7 +185,8 @@ def test_enrolled_checkpoint_end_to_end(tmp_path):
     assert ck.meta["training"]["cv_test_clips"] == int((np.array(folders) == "emogator_more").sum())
     assert set(ck.meta["enrolment"]["cv"]) == {str(k) for k in enrol.KS}
     assert ck.meta["metrics"]["cv"]["macro_f1_mean"] == pytest.approx(
-        np.mean(ck.meta["enrolment"]["cv"]["0"]["macro_f1_folds"]), abs=1e-6)
+        np.mean(ck.meta["enrolment"]["cv"]["0"]["macro_f1_folds"]), abs=1e-6
+    )
 
 
 def _rows(x, g, speaker):
@@ -189,7 +208,9 @@ def test_timeline_reads_each_burst_enrolled_by_the_other_bursts(enrolled_predict
         assert r.enrolment_clips == 11
         others = Enrolment({"ge2e": np.delete(embs, i, 0).mean(0)}, 11)
         # enrol_rows sums in float64, this mean is float32: agree to float32 rounding.
-        assert r.probs == pytest.approx(p.predict_embeddings({"ge2e": embs[i]}, others).probs, rel=1e-4, abs=1e-6)
+        assert r.probs == pytest.approx(
+            p.predict_embeddings({"ge2e": embs[i]}, others).probs, rel=1e-4, abs=1e-6
+        )
 
 
 def test_timeline_with_too_few_bursts_keeps_the_plain_answers(enrolled_predictor):
@@ -227,3 +248,55 @@ def test_the_session_keeps_only_voice_clips_and_at_most_the_newest_few(enrolled_
     odd.out_of_domain = True
     assert voice_enrolment.remember(kept, odd) == kept
     assert "are kept" in voice_enrolment.status(kept) and "No clips" in voice_enrolment.status([])
+
+
+def test_analyze_tab_tunes_to_the_session_and_forgets(app_checkpoints, monkeypatch, tmp_path):
+    """The page keeps the session's clips only with 'Tune to my voice' on, each after its own analysis
+    (never its own enrolment), and passes them to the next analysis."""
+    from nver_demo.app import catalog, service
+    from nver_demo.app.tabs.analyze import OUTPUTS, Analyze
+    from nver_demo.app.tabs.common import Context
+
+    infos = catalog.models(app_checkpoints, hub=False)
+    h = Analyze(Context(infos))
+    seen = []
+    real = service.analyze
+
+    def spy(*a, enrol=None, **k):
+        seen.append(len(enrol) if enrol is not None else None)
+        return real(*a, enrol=enrol, **k)
+
+    monkeypatch.setattr(service, "analyze", spy)
+    path = app_server.write(tmp_path / "b.wav", app_server.burst(1.5), 16000)
+    out = h.page(str(path), infos[0].name, "PCA", "fused", False, [])
+    voice = out[OUTPUTS.index("voice")]
+    assert voice == [] and seen == [None]
+    for n in range(3):
+        out = h.page(str(path), infos[0].name, "PCA", "fused", True, voice)
+        voice = out[OUTPUTS.index("voice")]
+        assert len(voice) == n + 1 and seen[-1] == n
+    assert "3 of your clips" in out[OUTPUTS.index("voice_md")]
+
+
+def test_analyze_api_tunes_to_the_enrolment_files_it_is_sent():
+    """/analyze's optional enrol_files: the shipped default reads the clip with its enrolled head
+    from its break-even on, says so in details, and refuses more than MAX_FILES files."""
+    from nver_demo import checkpoint
+    from nver_demo.app import catalog, voice_enrolment
+    from nver_demo.app.tabs.analyze import Analyze
+    from nver_demo.app.tabs.common import Context
+
+    infos = [i for i in catalog.models(checkpoint.SHIPPED_DIR, hub=False) if i.name == checkpoint.DEFAULT]
+    if not infos:
+        pytest.skip("no shipped default in this checkout")
+    h = Analyze(Context(infos))
+    clips = sorted(str(p) for p in EXAMPLES.glob("*.mp3"))
+    clip, others = clips[0], clips[1:5]
+    _, _, _, plain_md, plain = h.analyze(clip, checkpoint.DEFAULT, "PCA", "fused")
+    assert plain["enrolment"] == {"clips": 0, "note": None} and "Your voice" not in plain_md
+    _, _, _, md, tuned = h.analyze(clip, checkpoint.DEFAULT, "PCA", "fused", others)
+    assert tuned["enrolment"]["clips"] == len(others)
+    assert f"with {len(others)} of your earlier clips" in tuned["enrolment"]["note"] and "Your voice" in md
+    assert tuned["probs"] != plain["probs"]
+    with pytest.raises(Exception, match=f"At most {voice_enrolment.MAX_FILES} enrolment clips"):
+        h.analyze(clip, checkpoint.DEFAULT, "PCA", "fused", [clip] * (voice_enrolment.MAX_FILES + 1))

@@ -1,3 +1,5 @@
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -231,18 +233,49 @@ def test_token_reno_aux_loss_is_lambda_times_divergence():
 
 
 def test_conv_block_compile_keeps_state_and_numbers():
-    from nver_demo.heads.blocks import ConvBlock
+    """torch.compile runs in a child process (an inductor crash aborts a process, it does not
+    raise): where it works, its numbers match eager mode and the state dict is unchanged."""
+    from nver_demo.heads import compile_probe
 
-    torch.manual_seed(0)
-    block = ConvBlock(16, 4).train()
-    keys = set(block.state_dict())
-    x = torch.randn(4, 16)
-    torch.manual_seed(1)
-    eager = block(x)
-    block.compile()
-    torch.manual_seed(1)
-    torch.testing.assert_close(block(x), eager, atol=1e-5, rtol=1e-5)
-    assert set(block.state_dict()) == keys
+    works, why = compile_probe.compile_works()
+    assert "state dict" not in why, why  # ours: the compiled function must stay outside the module tree
+    if not works:  # inductor crashes, has no compiler, or gives other numbers (NaN under AVX2 kernels on
+        # one machine): training then stays eager (next test), so results never depend on it
+        assert why.startswith("torch.compile"), why
+        pytest.skip(f"torch.compile does not work on this machine: {why}")
+
+
+def test_training_with_compile_falls_back_to_eager_when_the_probe_fails(monkeypatch):
+    from nver_demo.heads import compile_probe
+    from nver_demo.heads.blocks import ConvBlock
+    from nver_demo.training import train
+
+    monkeypatch.setattr(train, "compile_works", lambda: (False, "torch.compile killed the process"))
+    head = heads.build("cnn", (16,), 3)
+    with pytest.warns(RuntimeWarning, match="training eagerly: torch.compile killed"):
+        train._compile_conv_blocks(head)
+    blocks = [m for m in head.modules() if isinstance(m, ConvBlock)]
+    assert blocks and not any(b.compiled for b in blocks)
+    monkeypatch.setattr(train, "compile_works", lambda: (True, ""))
+    monkeypatch.setattr(ConvBlock, "compile", lambda self: self.__dict__.update(_compiled_net=self.net))
+    train._compile_conv_blocks(head)
+    assert all(b.compiled for b in blocks)
+    assert compile_probe.compile_works.cache_info().maxsize == 1  # asked once per process
+
+
+def test_compile_probe_reports_a_child_killed_by_a_signal(monkeypatch):
+    from nver_demo.heads import compile_probe
+
+    killed = subprocess.CompletedProcess([], -6, "", "terminate called\nAborted")
+    monkeypatch.setattr(compile_probe.subprocess, "run", lambda *a, **k: killed)
+    compile_probe.compile_works.cache_clear()
+    try:
+        assert compile_probe.compile_works() == (
+            False,
+            "torch.compile killed the process (signal 6): terminate called | Aborted",
+        )
+    finally:
+        compile_probe.compile_works.cache_clear()
 
 
 def test_standardisation_is_stored_in_state_dict():

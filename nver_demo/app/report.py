@@ -182,6 +182,8 @@ def analysis_details(a: Analysis) -> dict:
         "reliability": a.pred.reliability,
         **a.pred.trust(),
         "calibrated": a.pred.calibrated,
+        # Speaker enrolment: how many of the speaker's other clips the answer used (0: the plain head).
+        "enrolment": {"clips": a.pred.enrolment_clips, "note": a.enrolment_note or None},
         "chance": _chance(a),
         "cv": {k: v for k, v in cv.items() if k not in ("confusion", "folds")},
         "clip": {

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backbones, projection
+from ..audio import AudioError
 from ..predict import Prediction, Predictor, embed_clip, get_backbone
 from . import catalog, clips, speech_gate, trust_text, upload_cache, voice_enrolment
 from .agreement import Agreement, agreement, check_selection
@@ -291,7 +292,8 @@ def analyze(
         clip.wave, clip.sr, clip.warnings, run.predictions, [predictor]
     )
     pred = run.predictions[predictor.name]
-    pred, enrol_note = voice_enrolment.enrolled(predictor, pred, enrol or [])
+    # enrol=None: the visitor did not ask to be tuned to (no sentence); [] asked, nothing kept yet.
+    pred, enrol_note = (pred, "") if enrol is None else voice_enrolment.enrolled(predictor, pred, enrol)
     t0 = time.perf_counter()
     map_data, note = remap(predictor, pred, method, view)
     timings["map"] = time.perf_counter() - t0
@@ -374,3 +376,19 @@ def warm_up(choice: str | list[str] | None, infos: list[catalog.ModelInfo]) -> f
     else:
         log.info("warm-up of %s done in %.1f s", choice, time.perf_counter() - t0)
     return time.perf_counter() - t0
+
+
+def enrolment_embeddings(paths: list, choice: str, infos: list[catalog.ModelInfo]) -> list[dict]:
+    """The embeddings of an API call's enrolment files for the model ``choice``, each read through
+    the same input gate as the clip itself; nothing is kept."""
+    paths = [getattr(p, "name", p) for p in paths or []]
+    if len(paths) > voice_enrolment.MAX_FILES:
+        raise AudioError(
+            f"At most {voice_enrolment.MAX_FILES} enrolment clips per request (got {len(paths)})."
+        )
+    [predictor], _ = load_models([choice], infos)
+    out = []
+    for p in paths:
+        clip = clips.read_clip(p)
+        out.append(embed_clip(predictor.backbones, clip.wave, clip.sr)[0])
+    return out

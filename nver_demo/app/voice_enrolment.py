@@ -1,4 +1,4 @@
-""""Tune to my voice": a visitor's own earlier clips as a speaker enrolment.
+""" "Tune to my voice": a visitor's own earlier clips as a speaker enrolment.
 
 What the Analyze tab keeps is the *embeddings* of the clips a visitor analysed in this browser
 session, in that session's state only (:class:`VoiceClips`): never written on the server, capped,
@@ -52,7 +52,13 @@ def remember(clips: list[dict] | None, pred: Prediction) -> list[dict]:
 def status(clips: list[dict] | None) -> str:
     n = len(clips or [])
     if not n:
-        return ("No clips of yours are kept. With **Tune to my voice** on, the embeddings (not the sound) of the "
-                "clips you analyse are kept in this browser session only, to tune later answers to your voice.")
+        return (
+            "No clips of yours are kept. With **Tune to my voice** on, the embeddings (not the sound) of the "
+            "clips you analyse are kept in this browser session only, to tune later answers to your voice."
+        )
     return (f"{n} of your clips (their embeddings only) are kept in this browser session, on this page only: "
             "they are dropped when you close it or click **Forget my clips**.")  # fmt: skip
+
+
+#: Enrolment files an API call may send: enough for the break-even and more, bounded in cost.
+MAX_FILES = 30

@@ -78,6 +78,11 @@ class ConvBlock(nn.Module):
         """
         self.__dict__["_compiled_net"] = torch.compile(self.net)
 
+    @property
+    def compiled(self) -> bool:
+        """Whether training-mode passes go through ``torch.compile``."""
+        return "_compiled_net" in self.__dict__
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         net = self.__dict__.get("_compiled_net") if self.training else None
         return self.dropout(self.positions((net or self.net)(x.unsqueeze(1))))

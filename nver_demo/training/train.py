@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from sklearn.model_selection import (
 from .. import heads, metrics
 from ..heads import Head
 from ..heads.blocks import ConvBlock
+from ..heads.compile_probe import compile_works
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,18 @@ def predict_proba(head: Head, xs: list[np.ndarray], batch_size: int | None = Non
     return np.concatenate(out) if out else np.zeros((0, head.n_classes), dtype=np.float32)
 
 
+def _compile_conv_blocks(head: Head) -> None:
+    """Compile the head's conv blocks if a child process showed torch.compile works here;
+    otherwise warn and train eagerly (same results, slower)."""
+    works, why = compile_works()
+    if not works:
+        warnings.warn(f"--compile ignored, training eagerly: {why}", RuntimeWarning, stacklevel=3)
+        return
+    for module in head.modules():
+        if isinstance(module, ConvBlock):
+            module.compile()
+
+
 def fit(
     head_name: str,
     xs: list[np.ndarray],
@@ -136,9 +150,7 @@ def fit(
     head = heads.build(head_name, tuple(x.shape[1] for x in xs), n_classes, **config.head_config)
     head.fit_normalization(_tensors(xs, fit_idx))
     if config.compile:
-        for module in head.modules():
-            if isinstance(module, ConvBlock):
-                module.compile()
+        _compile_conv_blocks(head)
     opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     x_fit, y_fit = _tensors(xs, fit_idx), torch.from_numpy(y[fit_idx]).long()
     best = (-1.0, 0, copy.deepcopy(head.state_dict()))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import choices, clips, meant, report, service
+from .. import choices, clips, meant, report, service, voice_enrolment
 from ..service import Analysis
 from . import feedback, pickers
 from .common import (
@@ -34,7 +34,8 @@ family of its true label (hover for the label); the star is your clip. PCA proje
 its nearest reference clips in a layout fixed at training time. No t-SNE: it cannot place a new clip
 without refitting the whole map."""
 #: What the page's analysis updates, in order (see :func:`build`).
-OUTPUTS = ("status", "top", "family", "bars", "map", "map_note", "summary", "details", "files", "state", "pick")
+OUTPUTS = ("status", "top", "family", "bars", "map", "map_note", "summary", "details", "files", "state", "pick",
+           "voice", "voice_md")  # fmt: skip
 #: The map views an API call may name (any model: a missing one falls back to the fused map).
 VIEW_KEYS = tuple(k for _, k in service.view_choices([""] * max(choices.head_inputs().values())))
 
@@ -48,21 +49,31 @@ class Analyze:
         self.ctx = ctx
         self.examples = clips.examples(ctx.examples) if ctx.examples else []
 
-    def analysis(self, clip, model, method, view) -> Analysis:
+    def analysis(self, clip, model, method, view, enrol=None) -> Analysis:
         model, method, view = model or self.ctx.default, method or "PCA", view or "fused"
-        return service.analyze(clip, model, self.ctx.infos, method.lower(), view, runner=self.ctx.runner)
+        return service.analyze(clip, model, self.ctx.infos, method.lower(), view, runner=self.ctx.runner,
+                               enrol=enrol)  # fmt: skip
 
-    def analyze(self, clip, model, method, view):
-        """API /analyze: label, bars, map, summary, details."""
-        a = for_api(self.analysis, clip, model, method, view)
+    def analyze(self, clip, model, method, view, enrol_files=None):
+        """API /analyze: label, bars, map, summary, details. ``enrol_files``: other clips of the
+        same speaker (never kept), from the model's break-even on the answer is tuned to them."""
+        if enrol_files:
+            enrol = for_api(
+                service.enrolment_embeddings, enrol_files, model or self.ctx.default, self.ctx.infos
+            )
+            a = for_api(self.analysis, clip, model, method, view, enrol)
+        else:
+            a = for_api(self.analysis, clip, model, method, view)
         warn(a.clip.warnings)
         v = report.analysis_view(a)
         return v.label, v.bars, v.map, v.markdown, v.details
 
-    def page(self, clip, model, method, view):
-        a, error = attempt(self.analysis, clip, model, method, view)
+    def page(self, clip, model, method, view, tune=False, voice=None):
+        a, error = attempt(self.analysis, clip, model, method, view, voice if tune else None)
         if error:
             return self.cleared(error)
+        if tune:  # after the analysis: a clip is never its own enrolment
+            voice = voice_enrolment.remember(voice, a.pred)
         warn(a.clip.warnings)
         v = report.analysis_view(a)
         stem = f"{Path(a.clip.name or 'recording').stem}-{a.name}"
@@ -71,7 +82,8 @@ class Analyze:
         family = "\n\n".join(filter(None, [self.meant_line(a), report.family_markdown(a.pred)]))
         buttons = gr.update(sample_labels=meant.button_labels(self.examples, a.clip.name, a.pred.label))
         return (status(), v.label, family, v.bars, v.map, report.map_note(a.map, a.map_note), v.markdown,
-                v.details, gr.update(value=files, visible=True), state, buttons)  # fmt: skip
+                v.details, gr.update(value=files, visible=True), state, buttons, voice,
+                voice_enrolment.status(voice))  # fmt: skip
 
     def meant_line(self, a: Analysis) -> str:
         """For an example clip: what it was meant to be, and whether the model got it."""
@@ -81,11 +93,14 @@ class Analyze:
         """No result on screen (and the error, if any): never an old result under a new clip or model."""
         buttons = gr.update(sample_labels=meant.button_labels(self.examples))
         return (status(error), None, "", None, None, "", EMPTY_SUMMARY, None,
-                gr.update(value=None, visible=False), None, buttons)  # fmt: skip
+                gr.update(value=None, visible=False), None, buttons, gr.skip(), gr.skip())  # fmt: skip
 
-    def rerun(self, clip, model, method, view):
-        """The model changed: run it on the clip on screen, or clear the result when there is none."""
-        return self.page(clip, model, method, view) if clip else self.cleared()
+    def rerun(self, clip, model, method, view, tune=False, voice=None):
+        """The model changed: run it on the clip on screen (not kept again for the voice), or clear."""
+        if not clip:
+            return self.cleared()
+        out = self.page(clip, model, method, view, tune, voice)
+        return (*out[:-2], gr.skip(), gr.skip()) if tune else out
 
     @staticmethod
     def remap(state, method, view):
@@ -147,6 +162,17 @@ def _result() -> dict[str, gr.components.Component]:
     return out
 
 
+def _voice(out: dict) -> None:
+    """'Tune to my voice': the switch, what is kept (embeddings, this session only) and how to forget."""
+    with gr.Row(elem_id="voice-row"):
+        out["tune"] = gr.Checkbox(False, label="Tune to my voice", elem_id="tune",
+                                  info="Use the clips you analyse here to tune later answers to your voice")  # fmt: skip
+        out["forget"] = gr.Button("Forget my clips", size="sm", elem_id="forget", min_width=120)
+    out["voice_md"] = gr.Markdown(voice_enrolment.status([]), elem_classes="small-note", elem_id="voice-md")
+    # Per browser session, in server memory only; Gradio drops it when the session ends.
+    out["voice"] = gr.State([], time_to_live=3600)
+
+
 def _plots(ctx: Context, out: dict) -> tuple[gr.Radio, gr.Radio]:
     """The bars and the embedding map with its method and view radios (fills ``out``)."""
     info = ctx.info(ctx.default)
@@ -188,20 +214,26 @@ def build(ctx: Context) -> None:
             model, model_md = pickers.model_picker(ctx)
             pickers.combination_picker(ctx, model)
             out = _result()
+            _voice(out)
             feedback.build(clip, out["state"])
     out["pick"] = pick
     method, view = _plots(ctx, out)
     ctx.components["clip"] = clip
 
-    ins, outs = [clip, model, method, view], [out[k] for k in OUTPUTS]
+    ins, outs = [clip, model, method, view, out["tune"], out["voice"]], [out[k] for k in OUTPUTS]
     page, private = ctx.page_event(), {"api_visibility": "private", "queue": False}
-    api_run.click(h.analyze, ins, [out[k] for k in ("top", "bars", "map", "summary", "details")],
+    enrol_files = gr.File(file_count="multiple", visible=False)  # /analyze's optional 5th input
+    api_run.click(h.analyze, [clip, model, method, view, enrol_files],
+                  [out[k] for k in ("top", "bars", "map", "summary", "details")],
                   api_name="analyze", **ctx.api_event())  # fmt: skip
     # Runs by itself when a sound arrives or the model changes; the button re-runs.
     gr.on([run.click, clip.upload, clip.stop_recording], h.page, ins, outs, **page)
     pick.click(lambda i: str(examples[i].path), pick, clip, **private).then(h.page, ins, outs, **page)
     gr.on([run.click, clip.upload, clip.stop_recording, pick.click], None, js=SCROLL_TO.format("result"))
     clip.clear(h.cleared, None, outs, **private)
+    out["forget"].click(
+        lambda: ([], voice_enrolment.status([])), None, [out["voice"], out["voice_md"]], **private
+    )
     model.change(h.on_model, model, [model_md, view], **private).then(h.rerun, ins, outs, **page)
     for radio in (method, view):
         radio.change(h.remap, [out["state"], method, view], [out["map"], out["map_note"]],
