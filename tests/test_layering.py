@@ -227,3 +227,34 @@ def test_scanner_finds_a_cycle_and_only_that(fake_tree):
     assert cycles(graph(fake_tree)) == []
     (fake_tree / "nver_demo/training/fit.py").write_text("from .. import shared\nfrom ..helpers import x\n")
     assert cycles(graph(fake_tree)) == [["nver_demo.helpers", "nver_demo.training.fit"]]
+
+
+# -- size: small files named after pipeline stages -------------------------------------------------
+
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 80  # the house rules (docs/development.md)
+
+
+def long_parts(files: dict[str, Path]) -> list[str]:
+    """Files over MAX_FILE_LINES lines and functions (decorators to last line) over MAX_FUNCTION_LINES."""
+    out = []
+    for path in files.values():
+        text = path.read_text(encoding="utf-8")
+        if (n := len(text.splitlines())) > MAX_FILE_LINES:
+            out.append(f"{path.name}: {n} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if (n := node.end_lineno - first + 1) > MAX_FUNCTION_LINES:
+                    out.append(f"{path.name}:{node.lineno} {node.name}(): {n} lines")
+    return out
+
+
+def test_no_file_over_400_lines_and_no_function_over_80():
+    found = long_parts(sources())
+    assert not found, "split these: " + "; ".join(found)
+
+
+def test_the_size_scan_sees_a_long_function(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "m.py").write_text(f"def short():\n    return 1\n\n\n@decorated\ndef long():\n{body}\n")
+    assert long_parts({"m": tmp_path / "m.py"}) == [f"m.py:6 long(): {MAX_FUNCTION_LINES + 2} lines"]

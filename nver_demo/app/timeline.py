@@ -191,7 +191,9 @@ def enrol_rows(predictor: Predictor, rows: list[Row]) -> str | None:
     need = predictor.min_enrolment_clips
     if need is None or len(rows) - 1 < need or not all(r.embeddings for r in rows):
         return None
-    totals = {b: np.sum([r.embeddings[b] for r in rows], axis=0, dtype=np.float64) for b in predictor.backbones}
+    totals = {
+        b: np.sum([r.embeddings[b] for r in rows], axis=0, dtype=np.float64) for b in predictor.backbones
+    }
     n = len(rows) - 1
     for r in rows:
         e = Enrolment({b: ((totals[b] - r.embeddings[b]) / n).astype(np.float32) for b in totals}, n)
@@ -233,6 +235,31 @@ def _check_heard(path: Path, detector: bursts.BurstDetector) -> None:
         raise inputs.silent(path.name, level)
 
 
+class _Bar:
+    """The visitor's progress bar during :func:`run`: how far the decoder is, and what a wait is for."""
+
+    def __init__(self, progress: Progress | None, total: float, rows: list[Row]) -> None:
+        self.progress, self.total, self.rows, self.done = progress, total, rows, 0.0
+
+    def _show(self, text: str) -> None:
+        if self.progress is not None and self.total:
+            self.progress(min(0.99, self.done / self.total), text)
+
+    def report(self, done: float, total: float) -> None:
+        self.done, self.total = done, total or self.total
+        self._show(f"{_mmss(done)} of {_mmss(self.total)} · {len(self.rows)} bursts")
+
+    def waiting(self, _: dict) -> None:
+        self._show(WAITING)
+
+    def classifying(self, n: int, gate: bool) -> None:
+        # Say what the wait is for: after the last block of the file the bar would otherwise sit
+        # at "1:46 of 1:46" while the last batch is classified and checked for speech.
+        first, what = len(self.rows) + 1, " and checking them for speech" if gate else ""
+        self._show(f"{_mmss(self.done)} of {_mmss(self.total)} · classifying bursts "
+                   f"{first}–{first + n - 1}{what}…")  # fmt: skip
+
+
 def run(
     path: str | Path,
     predictor: Predictor,
@@ -260,41 +287,24 @@ def run(
     timings: dict[str, float] = {"load speech gate": time.perf_counter() - t_start} if g else {}
     rows: list[Row] = []
     pending: list[bursts.Burst] = []
-    state = {"done": 0.0, "total": bursts.duration(path) or 0.0, "not_voice": 0}
-
-    def report(done: float, total: float) -> None:
-        state["done"], state["total"] = done, total or state["total"]
-        if progress is not None and state["total"]:
-            progress(
-                min(0.99, done / state["total"]),
-                f"{_mmss(done)} of {_mmss(state['total'])} · {len(rows)} bursts",
-            )
-
-    def waiting(_: dict) -> None:
-        if progress is not None and state["total"]:
-            progress(min(0.99, state["done"] / state["total"]), WAITING)
+    bar = _Bar(progress, bursts.duration(path) or 0.0, rows)
+    not_voice = 0
 
     def flush() -> None:
-        # Say what the wait is for: after the last block of the file the bar would otherwise sit
-        # at "1:46 of 1:46" while the last batch is classified and checked for speech.
-        if progress is not None and state["total"]:
-            what = " and checking them for speech" if g else ""
-            first = len(rows) + 1
-            progress(min(0.99, state["done"] / state["total"]),
-                     f"{_mmss(state['done'])} of {_mmss(state['total'])} · classifying bursts "
-                     f"{first}–{first + len(pending) - 1}{what}…")  # fmt: skip
-        with _turn(slots, timings, waiting):
+        nonlocal not_voice
+        bar.classifying(len(pending), bool(g))
+        with _turn(slots, timings, bar.waiting):
             batch_rows, t = classify(predictor, pending, g)
-        state["not_voice"] += len(pending) - len(batch_rows)
+        not_voice += len(pending) - len(batch_rows)
         rows.extend(batch_rows)
         for k, v in t.items():
             timings[k] = timings.get(k, 0.0) + v
         pending.clear()
-        report(state["done"], state["total"])
+        bar.report(bar.done, bar.total)
 
     t0 = time.perf_counter()
     detector = bursts.BurstDetector(config)
-    for burst in bursts.detect_file(path, config, progress=report, detector=detector):
+    for burst in bursts.detect_file(path, config, progress=bar.report, detector=detector):
         pending.append(burst)
         if len(pending) >= batch_size:
             flush()
@@ -309,13 +319,11 @@ def run(
     if progress is not None:
         progress(1.0, f"{len(rows)} bursts")
     device = str(get_backbone(predictor.backbones[0]).device) if predictor.backbones else "cpu"
-    if state["not_voice"]:
-        notes.append(not_voice_note(int(state["not_voice"])))
+    if not_voice:
+        notes.append(not_voice_note(not_voice))
     if enrol and (note := enrol_rows(predictor, rows)):
         notes.append(note)
-    return Timeline(
-        path.name, predictor.name, state["done"], rows, timings, device, notes, int(state["not_voice"])
-    )
+    return Timeline(path.name, predictor.name, bar.done, rows, timings, device, notes, not_voice)
 
 
 def _speech_gate(gate: bool | speech_gate.SpeechGate) -> tuple[speech_gate.SpeechGate | None, list[str]]:

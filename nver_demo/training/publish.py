@@ -118,7 +118,13 @@ def model_card(folders: list[Path], repo_hint: str = "<user>/<repo>") -> str:
     for _, m in metas:
         sources.update(m["training"].get("backbone_weights", {}))
     lines += [f"- `{b}`: {sources.get(b, '?')}" for b in backbone_names]
-    lines += [
+    lines += _use_section(metas, repo_hint)
+    return "\n".join(lines) + "\n"
+
+
+def _use_section(metas: list[tuple[str, dict]], repo_hint: str) -> list[str]:
+    """The model card's "Use" section: how the app finds these heads, and a Python snippet."""
+    return [
         "",
         "## Use",
         "",
@@ -141,7 +147,6 @@ def model_card(folders: list[Path], repo_hint: str = "<user>/<repo>") -> str:
         "Training: Adam 1e-3, batch 32, up to 20 epochs, early stopping on 15 % of the training speakers. "
         "Data: EmoGator (F. Buhl, arXiv 2301.00508, Apache-2.0).",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def stage(folders: list[Path], dest: Path, repo_hint: str = "<user>/<repo>",
