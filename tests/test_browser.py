@@ -4,12 +4,15 @@ Skipped cleanly where chromium or playwright is missing. One server (the session
 browser per module; each test opens its own page. Covered: a sound runs by itself (upload, fake
 microphone, example click) and the button re-runs; no tab is wider than a phone's or a laptop's
 screen after a run; an error's sentence stays on the page and the previous result goes; changing
-the model re-runs without a click; in dark mode the charts sit on a dark background.
+the model re-runs without a click; in dark mode the charts sit on a dark background. No fixed
+sleeps: every wait is for a condition (the recorder's clock, a scroll or a layout that has settled,
+the toasts gone).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -70,6 +73,27 @@ def page(open_page):
     return open_page()
 
 
+def _settled(page, check: str, accept: str = "true", timeout: int = TIMEOUT_MS):
+    """The value of the JS expression ``check`` once it has stopped changing (the same on four
+    polls in a row, 100 ms apart: a scroll or a layout that has stopped moving for 300 ms) with
+    ``accept`` (a JS expression of ``v``) true; None when that never happens within ``timeout``
+    (the caller's assert then says what it saw)."""
+    page.evaluate("window.__settled = undefined; window.__same = 0")
+    settled = f"""() => {{ const v = {check}; window.__same = window.__settled === v ? window.__same + 1 : 0;
+      window.__settled = v; return window.__same >= 3 && ({accept}); }}"""
+    try:
+        page.wait_for_function(settled, polling=100, timeout=timeout)
+    except sync_api.TimeoutError:
+        return None
+    return page.evaluate(check)
+
+
+def _width(page) -> int:
+    """The page's width once its layout has settled (a chart resizing after it is drawn)."""
+    check = "document.documentElement.scrollWidth"
+    return _settled(page, check, timeout=10_000) or page.evaluate(check)
+
+
 def _result(page):
     return page.locator("#summary").get_by_text("What ran")
 
@@ -110,7 +134,8 @@ def test_a_recording_runs_by_itself_when_it_stops(page):
     clip.get_by_role("button", name="Record", exact=True).click()
     stop = clip.get_by_role("button", name="Stop", exact=True).first
     stop.wait_for(timeout=TIMEOUT_MS)  # recording has started
-    page.wait_for_timeout(2500)
+    # Two seconds of sound by the recorder's own clock (it shows whole seconds while recording).
+    clip.locator("time").filter(has_text=re.compile(r"^0:0[2-9]$")).first.wait_for(timeout=TIMEOUT_MS)
     stop.click()
     label = _wait_for_result(page)
     assert any(lab in label for lab in LABELS)
@@ -121,8 +146,10 @@ def test_on_a_phone_an_example_click_scrolls_to_the_result(open_page):
     page = open_page(PHONE)
     page.get_by_text("Amusement", exact=True).first.click()
     _wait_for_result(page)
-    page.wait_for_timeout(800)  # smooth scrolling
-    top = page.locator("#result").evaluate("el => el.getBoundingClientRect().top")
+    # Smooth scrolling: the result's position once the page has stopped scrolling.
+    where = "document.querySelector('#result').getBoundingClientRect().top"
+    _settled(page, where, f"v >= -5 && v < {PHONE[1] / 2}", timeout=10_000)
+    top = page.evaluate(where)
     assert -5 <= top < PHONE[1] / 2, f"the result starts {top:.0f} px down the screen"
 
 
@@ -130,17 +157,17 @@ def test_on_a_phone_an_example_click_scrolls_to_the_result(open_page):
 def test_no_tab_is_wider_than_the_screen_after_a_run(open_page, size):
     page = open_page(size)
     _run_example(page)
-    widths = {"Analyze": page.evaluate("document.documentElement.scrollWidth")}
+    widths = {"Analyze": _width(page)}
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-btn").click()
     page.locator("#compare-summary").get_by_text("What ran").wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_timeout(300)  # the chart's resize
-    widths["Compare"] = page.evaluate("document.documentElement.scrollWidth")
+    page.locator("#compare-bars .main-svg").first.wait_for(timeout=TIMEOUT_MS)  # the chart is drawn
+    widths["Compare"] = _width(page)
     for tab in page.get_by_role("tab").all_inner_texts():  # every other tab, as it opens
         if tab.strip() not in widths:
             page.get_by_role("tab", name=tab.strip()).click()
-            page.wait_for_timeout(500)
-            widths[tab.strip()] = page.evaluate("document.documentElement.scrollWidth")
+            page.get_by_role("tabpanel").first.wait_for(timeout=TIMEOUT_MS)
+            widths[tab.strip()] = _width(page)
     assert len(widths) >= 3 and all(w <= size[0] for w in widths.values()), widths
 
 
@@ -150,7 +177,10 @@ def test_an_error_stays_on_the_page(page, tmp_path):
     page.locator("#clip input[type=file]").set_input_files(str(bad))
     status = page.locator("#analyze-status")
     status.get_by_text("text file, not audio").wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_timeout(15_000)  # a toast would be gone by now
+    # It stays: a panel in the page, not a toast. Once every toast is gone (Gradio's close after
+    # seconds), the sentence is still there, in no toast.
+    assert not status.evaluate("el => !!el.closest('.toast-wrap, .toast-body')")
+    page.wait_for_function("() => !document.querySelector('.toast-body')", timeout=TIMEOUT_MS)
     assert status.is_visible() and "text file, not audio" in status.inner_text()
 
 
