@@ -13,7 +13,9 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     head.fit_normalization([torch.randn(30, 20) * 5, torch.randn(30, 12) + 3])
     head.eval()
     refs = checkpoint.References(
-        np.array([0, 1, 3]), {"fused": np.random.rand(3, 128).astype(np.float32)}, ["a", "b", "c"]
+        np.array([0, 1, 3]),
+        {"fused": np.random.default_rng(0).random((3, 128), dtype=np.float32)},
+        ["a", "b", "c"],
     )
     checkpoint.save(tmp_path / "ck", head, "reno", ["x", "y"], list("abcd"), {"metrics": {"note": 1}}, refs)
     ck = checkpoint.load(tmp_path / "ck")
