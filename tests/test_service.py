@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -61,9 +63,18 @@ def test_remap_falls_back_to_an_existing_view(app_checkpoints):
     assert data.view == "logmel-stats" and data.point_xy.shape == (2,)
 
 
-def test_warm_up_never_raises():
-    assert service.warm_up("no-such-model", []) >= 0.0
-    assert service.warm_up(["no-such-model", "reno-nothing+none"], []) >= 0.0
+def test_warm_up_never_raises_and_logs_why_it_failed(caplog):
+    """A warm-up that cannot load its model returns (the server starts regardless) and says why in
+    a warning naming the choice and the error, not a "done" line."""
+    for choice in ("no-such-model", ["no-such-model", "reno-nothing+none"]):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=service.log.name):
+            seconds = service.warm_up(choice, [])
+        assert isinstance(seconds, float)
+        failed = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(failed) == 1 and not any("done in" in r.getMessage() for r in caplog.records)
+        msg = failed[0].getMessage()
+        assert msg.startswith(f"warm-up of {choice} failed: ModelUnavailable") and "no-such-model" in msg
 
 
 def test_warm_up_loads_every_model_of_a_selection(app_checkpoints):
