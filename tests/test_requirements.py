@@ -8,7 +8,13 @@ import re
 
 from tests.conftest import ROOT
 
-TEST_ONLY = {"pytest": "pytest", "playwright": "playwright", "POT": "ot", "mambapy": "mambapy"}
+TEST_ONLY = {
+    "pytest": "pytest",
+    "pytest-randomly": "pytest_randomly",
+    "playwright": "playwright",
+    "POT": "ot",
+    "mambapy": "mambapy",
+}
 
 
 def _names(path) -> list[str]:
