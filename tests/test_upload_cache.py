@@ -23,13 +23,17 @@ KB = 1024
 
 
 def _upload(root: Path, name: str, size: int) -> Path:
-    """A file as Gradio stores an upload: one folder per file. Sleeps so that arrival times
-    (ctime, a few ms resolution) are strictly ordered."""
+    """A file as Gradio stores an upload: one folder per file, arriving (ctime) strictly after every
+    file already there. File times tick with the kernel's clock (a few ms), so the file is touched
+    again (chmod sets its ctime) until its time is later: a condition, not a fixed sleep."""
+    before = max((p.stat().st_ctime for p in root.glob("*/*")), default=float("-inf"))
     folder = root / f"h{len(list(root.iterdir())):03d}"
     folder.mkdir()
     path = folder / name
     path.write_bytes(b"\0" * size)
-    time.sleep(0.03)
+    while path.stat().st_ctime <= before:
+        time.sleep(0.001)
+        path.chmod(0o644)
     return path
 
 
