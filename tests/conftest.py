@@ -86,10 +86,12 @@ SEED = 0
 
 @pytest.fixture(autouse=True)
 def _seeded():
-    """One result on every order: each test starts from the same random state, whatever ran before
-    it (pytest-randomly's shuffles included; it reseeds ``random`` and numpy before this fixture,
-    and this reseeds them, and torch, to one fixed state). Tests that need a particular stream
-    still build their own (``np.random.default_rng(seed)``, ``torch.Generator().manual_seed(seed)``)."""
+    """One result on every order: each test starts from a random state of its own, whatever ran
+    before it. This seeds torch, ``random`` and numpy's global generator to one fixed state;
+    pytest-randomly, when on, then reseeds ``random`` and numpy once more just before the test body
+    (from its ``--randomly-seed`` and the test's id: still the same whatever the order). Tests that
+    need a particular stream build their own (``np.random.default_rng(seed)``,
+    ``torch.Generator().manual_seed(seed)``); no test here draws from numpy's global generator."""
     random.seed(SEED)
     np.random.seed(SEED)
     torch.manual_seed(SEED)

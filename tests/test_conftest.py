@@ -50,3 +50,18 @@ def test_every_browser_test_file_is_caught_by_the_file_rule():
         and "browser" not in p.name
     ]
     assert not drivers, f"these files drive a browser but their names lack 'browser': {drivers}"
+
+
+def test_no_test_draws_from_numpys_global_generator():
+    """Numpy's legacy global generator is reseeded per test (conftest's ``_seeded``), but under
+    pytest-randomly its state depends on the chosen seed: tests draw from a seeded
+    ``np.random.default_rng(seed)`` instead, so every seed gives one result."""
+    legacy = re.compile(r"np\.random\.(?!default_rng\b|Generator\b|SeedSequence\b)\w+\(")
+    offenders = [
+        f"{p.name}:{i}"
+        for p in sorted((ROOT / "tests").glob("*.py"))
+        if p.name != Path(__file__).name
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if legacy.search(line) and "np.random.seed(SEED)" not in line
+    ]
+    assert not offenders, f"draw from np.random.default_rng(seed) instead: {offenders}"
