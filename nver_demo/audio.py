@@ -182,8 +182,11 @@ FFMPEG_RATE = 48000
 
 def _ffmpeg_decode(path: Path, timeout_s: float = 60.0, max_seconds: float | None = None) -> np.ndarray:
     limit = [] if max_seconds is None else ["-t", f"{max_seconds:g}"]
+    # -rematrix_maxval 1: the down-mix averages the channels, as to_mono does (ffmpeg's default
+    # stereo -> mono sums them at -3 dB each: 3 dB louder, past full scale for a loud file).
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), *limit, "-vn", "-ac", "1",
-           "-ar", str(FFMPEG_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
+           "-rematrix_maxval", "1", "-ar", str(FFMPEG_RATE), "-f", "f32le", "-acodec", "pcm_f32le",
+           "pipe:1"]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as e:

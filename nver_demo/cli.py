@@ -105,7 +105,7 @@ def _head_config(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -118,7 +118,7 @@ def _features(args):
 
     n_in = heads.spec(args.head).n_inputs
     if len(args.backbones) != n_in:
-        raise SystemExit(f"head {args.head!r} takes {n_in} backbone(s), got {len(args.backbones)}")
+        raise ValueError(f"head {args.head!r} takes {n_in} backbone(s), got {len(args.backbones)}")
     for b in args.backbones:
         backbones.spec(b)
     return experiment.load_features(

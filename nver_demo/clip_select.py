@@ -106,7 +106,8 @@ def _select(x: np.ndarray, sr: int, total_s: float | None, name: str) -> Clip:
                      ((len(x) - end) / sr, "at the end")) if s >= 0.05]  # fmt: skip
             notes.append(f"Trimmed silence: {' and '.join(parts)}.")
     decoded_s = len(x) / sr
-    total_s = total_s if total_s is not None else (None if decoded_s >= DECODE_S - 1e-3 else decoded_s)
+    # Decoding stopped at the limit (up to a codec frame short: opus gives 59.9935 s of 60) or the file ended.
+    total_s = total_s if total_s is not None else (None if decoded_s >= DECODE_S - 0.05 else decoded_s)
     if (end - start) / sr > MAX_ANALYSIS_S:
         end = start + int(MAX_ANALYSIS_S * sr)
         length = f"{_mmss(total_s)} long" if total_s else f"longer than {DECODE_S:.0f} s"
