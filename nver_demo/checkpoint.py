@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import heads
@@ -246,9 +247,22 @@ def _check_head_config(config, bad, what: str) -> None:
             raise bad(f"{what} {str(key)[:40]!r} must be a number of at most {MAX_CONFIG_INT}")
 
 
+def _tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors; a file that is not one is a ValueError naming it."""
+    try:
+        return load_file(str(path))
+    except SafetensorError as e:
+        raise ValueError(f"{path.name} is not a readable safetensors file ({e})") from e
+
+
 def _build_head(meta: dict, config: dict, weights: Path, device) -> Head:
     head = heads.build(meta["head"], tuple(meta["dims"]), len(meta["labels"]), **config)
-    head.load_state_dict(load_file(str(weights)), strict=True)
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights.name} missing in {weights.parent}")
+    try:
+        head.load_state_dict(_tensors(weights), strict=True)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors for this config
+        raise ValueError(f"{weights.name} does not fit its config.json: {str(e).splitlines()[0]}") from e
     return head.to(device).eval()
 
 
@@ -266,7 +280,7 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoin
     refs = None
     ref_path = directory / "references.safetensors"
     if ref_path.exists():
-        refs = References.from_tensors(load_file(str(ref_path)), meta.get("references", {}).get("clips", []))
+        refs = References.from_tensors(_tensors(ref_path), meta.get("references", {}).get("clips", []))
     return Checkpoint(meta.get("name", directory.name), head, meta, refs, directory, enrolled)
 
 

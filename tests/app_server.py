@@ -91,8 +91,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_checkpoints(tiny_dataset, tiny_checkpoint) -> Path:
-    return checkpoints(tiny_dataset, tiny_checkpoint)
+def app_checkpoints(tiny_dataset, tiny_checkpoint, tmp_path_factory) -> Path:
+    from tests.conftest import stored
+
+    copy = stored("app_checkpoints", lambda d: shutil.copytree(checkpoints(tiny_dataset, tiny_checkpoint), d,
+                                                               dirs_exist_ok=True), tmp_path_factory)  # fmt: skip
+    return copy if copy is not None else checkpoints(tiny_dataset, tiny_checkpoint)
 
 
 @pytest.fixture(scope="session")

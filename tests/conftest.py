@@ -138,12 +138,41 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return root / "labels.csv"
 
 
+#: Mutation runs only (docs/development.md, "Mutation testing"): a folder where the trained
+#: fixtures below are built once, by the unmutated code of mutmut's first full run, and reused by
+#: every mutant's run (each is a fresh pytest session that would otherwise retrain them for ~2 min).
+FIXTURE_STORE = os.environ.get("NVER_TEST_FIXTURE_STORE")
+
+
+def stored(name: str, build, tmp_path_factory) -> Path | None:
+    """``build(dir)`` into ``$NVER_TEST_FIXTURE_STORE/name`` once and return a fresh copy of it;
+    ``None`` when the store is not in use (every session then builds its own)."""
+    if not FIXTURE_STORE:
+        return None
+    done = Path(FIXTURE_STORE) / name
+    if not (done / ".complete").exists():
+        work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=FIXTURE_STORE))
+        build(work)
+        (work / ".complete").touch()
+        shutil.rmtree(done, ignore_errors=True)
+        os.replace(work, done)
+    copy = tmp_path_factory.mktemp(name)  # the session's temp folder: pytest cleans it up
+    shutil.copytree(done, copy, dirs_exist_ok=True)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
     """A RENO checkpoint trained (with CV) on the synthetic dataset, through the real pipeline."""
+    copy = stored("tiny_checkpoint", lambda d: _train_tiny(tiny_dataset, d), tmp_path_factory)
+    if copy is not None:
+        return copy / "reno-tiny"
+    return _train_tiny(tiny_dataset, tmp_path_factory.mktemp("ckpt"))
+
+
+def _train_tiny(tiny_dataset: Path, root: Path) -> Path:
     from nver_demo.training import cache, datasets, experiment, train
 
-    root = tmp_path_factory.mktemp("ckpt")
     feats = experiment.load_features(
         datasets.read_csv(tiny_dataset), ["logmel-stats", "egemaps"], cache.EmbeddingCache(root / "cache"),
         progress=False,
