@@ -9,8 +9,8 @@ import logging
 from pathlib import Path
 
 import pytest
-import torch
 import soundfile as sf
+import torch
 
 from nver_demo import backbones
 from nver_demo.app import catalog, service, speech_gate
@@ -38,7 +38,9 @@ def _no_gate(monkeypatch):
     monkeypatch.setattr(speech_gate, "get_gate", unavailable)
 
 
-def test_without_the_speech_gate_the_clip_is_analysed_and_the_log_says_why(tmp_path, clip_path, monkeypatch, caplog):
+def test_without_the_speech_gate_the_clip_is_analysed_and_the_log_says_why(
+    tmp_path, clip_path, monkeypatch, caplog
+):
     infos = _models(tmp_path / "ck", **{"lda-quick": {}})
     _no_gate(monkeypatch)
     with caplog.at_level(logging.WARNING, logger=service.log.name):
@@ -50,7 +52,9 @@ def test_without_the_speech_gate_the_clip_is_analysed_and_the_log_says_why(tmp_p
 
 
 @pytest.mark.parametrize("has_umap", [False, True])
-def test_umap_without_a_stored_layout_falls_back_to_pca_and_says_so(tmp_path, clip_path, monkeypatch, has_umap):
+def test_umap_without_a_stored_layout_falls_back_to_pca_and_says_so(
+    tmp_path, clip_path, monkeypatch, has_umap
+):
     infos = _models(tmp_path / "ck", **{"lda-quick": {"umap": has_umap}})
     _no_gate(monkeypatch)
     a = service.analyze(str(clip_path), "lda-quick", infos, method="umap")
@@ -59,7 +63,9 @@ def test_umap_without_a_stored_layout_falls_back_to_pca_and_says_so(tmp_path, cl
     if has_umap:
         assert a.map.method == "umap" and "No UMAP layout" not in a.map.note
     else:
-        assert a.map.method == "pca" and a.map.note.startswith("No UMAP layout stored for this view; showing PCA.")
+        assert a.map.method == "pca" and a.map.note.startswith(
+            "No UMAP layout stored for this view; showing PCA."
+        )
 
 
 def test_a_head_that_cannot_be_read_names_the_model(tmp_path, clip_path, monkeypatch):
@@ -98,5 +104,7 @@ def test_weights_that_do_not_fit_the_config_name_the_model(tmp_path, clip_path, 
     infos = _models(tmp_path / "ck", **{"lda-quick": {}})
     save_file({"something.else": torch.zeros(3)}, str(tmp_path / "ck" / "lda-quick" / "model.safetensors"))
     _no_gate(monkeypatch)
-    with pytest.raises(catalog.ModelUnavailable, match=r"^Could not load model 'lda-quick': model.safetensors does not fit"):
+    with pytest.raises(
+        catalog.ModelUnavailable, match=r"^Could not load model 'lda-quick': model.safetensors does not fit"
+    ):
         service.analyze(str(clip_path), "lda-quick", infos)

@@ -34,6 +34,7 @@ SAMPLE_RATE = 16000
 #: Longest recording accepted (seconds).
 MAX_RECORDING_S = 30 * 60
 FRAME = 480  # 30 ms at 16 kHz: a WebRTC VAD frame
+HOLD_FRAMES = 10  # 0.3 s: the level a held burst is judged on (DetectorConfig.hold_db)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class DetectorConfig:
     start_frames: int = 3  # ...on this many voiced frames in a row (90 ms: not a click or a gust)
     stop_db: float = 6.0  # ...and lasts while frames stay this far above it
     stop_below_peak_db: float = 30.0  # ...and no more than this far below the burst's loudest frame
+    # ...or, once the floor has risen under it, while it stays this close to its own median level:
+    # the sound filled the floor's window (steady noise, a hum, music), it did not end.
+    hold_db: float = 2.5
+    hold_s: float = 3.0  # ...for this long at most (then the floor rules again)
     min_level_dbfs: float = -55.0  # never start below this absolute level
     merge_gap_s: float = 0.35  # shorter pauses do not split a burst
     min_burst_s: float = 0.2  # shorter blips are dropped
@@ -94,6 +99,8 @@ class BurstDetector:
         self.last_loud = -1  # last frame above the stop threshold in the current burst
         self.levels: list[float] = []
         self.peak = -120.0  # loudest frame of the current burst, dBFS
+        self.start_floor = np.inf  # the floor when the current burst (not a piece after a cut) began
+        self.held_from: int | None = None  # first frame the burst was held past a risen floor
         self.run: list[float] = []  # levels of the voiced loud frames in a row before a burst starts
         self.samples = 0  # samples fed, and their summed energy: the recording's length and level
         self.energy = 0.0
@@ -134,6 +141,7 @@ class BurstDetector:
                 if len(self.run) >= c.start_frames:
                     self.active, self.last_loud = t - len(self.run) + 1, t
                     self.levels, self.peak, self.run = list(self.run), max(self.run), []
+                    self.start_floor, self.held_from = self.floor, None
                 return out
             self.run = []
             keep = self.keep + c.start_frames
@@ -143,7 +151,12 @@ class BurstDetector:
                 self.buf_start += drop
             return out
         self.peak = max(self.peak, db)
-        if above >= c.stop_db and db >= self.peak - c.stop_below_peak_db:
+        # A floor that rose under the burst means the sound filled the floor's window, not that it
+        # ended: closing there would cut a fraction of a second out of a steady sound, too short for
+        # the signal checks to call it noise or music (docs/trust.md). Held while it stays at its
+        # own level above the floor it started on (first piece only: a cut resets start_floor).
+        loud = above >= c.stop_db or self._held(t, db)
+        if loud and db >= self.peak - c.stop_below_peak_db:
             self.last_loud = t
             self.levels.append(db)
         gap = (t - self.last_loud) * FRAME / SAMPLE_RATE
@@ -153,6 +166,22 @@ class BurstDetector:
         elif length >= c.max_burst_s:
             out += self._close(t, cut=True)
         return out
+
+    def _held(self, t: int, db: float) -> bool:
+        """Whether a frame no longer above the floor still belongs to the burst: the floor rose
+        under it (by ``stop_db`` at least) while its last 0.3 s stay within ``hold_db`` of its
+        median level, for at most ``hold_s`` (then the floor rules again: a fan switched on during
+        a burst does not swallow the laughs that follow)."""
+        c = self.c
+        if self.floor - self.start_floor < c.stop_db:
+            return False
+        self.held_from = t if self.held_from is None else self.held_from
+        if (t - self.held_from) * FRAME / SAMPLE_RATE > c.hold_s:
+            return False
+        recent = np.asarray(list(self.history)[-HOLD_FRAMES:])  # one frame wanders by dBs in pink noise
+        return (
+            float(10 * np.log10(np.mean(np.power(10.0, recent / 10)))) >= np.median(self.levels) - c.hold_db
+        )
 
     def _close(self, last: int, cut: bool = False) -> list[Burst]:
         """End the current burst at frame ``last`` (inclusive); emit it unless it is a blip."""
@@ -166,8 +195,8 @@ class BurstDetector:
             level = 10 * np.log10(np.mean(np.power(10.0, np.asarray(self.levels) / 10)))
             out.append(Burst(start * FRAME / SAMPLE_RATE, end * FRAME / SAMPLE_RATE, wave, float(level),
                              lo * FRAME / SAMPLE_RATE))  # fmt: skip
-        # A cut burst goes on from the next frame; otherwise back to idle.
-        self.active, self.levels = (self.pos if cut else None), []
+        # A cut burst goes on from the next frame (against the floor as it is now); otherwise idle.
+        self.active, self.levels, self.start_floor = (self.pos if cut else None), [], np.inf
         self.last_loud = self.pos - 1 if cut else -1
         keep_from = self.pos - self.keep
         if keep_from > self.buf_start:
