@@ -90,10 +90,14 @@ def _find_bursts(page, path) -> None:
     box = page.locator("#timeline-audio")
     if box.locator("input[type=file]").count() == 0:  # a file is in the box: clear it first
         box.get_by_label("Clear", exact=True).click()
+        # the player gone and the empty box's file input in place before the next file is set
+        box.get_by_label("Play", exact=True).wait_for(state="detached", timeout=TIMEOUT_MS)
+        box.locator("input[type=file]").wait_for(state="attached", timeout=TIMEOUT_MS)
     box.locator("input[type=file]").set_input_files(str(path))
-    page.locator("#timeline-audio").get_by_label("Play", exact=True).or_(
-        page.locator("#timeline-audio").get_by_text("notes.wav")
-    ).first.wait_for(timeout=TIMEOUT_MS)
+    # a player for a sound, the file's name for one the box cannot play (it keeps a hidden player)
+    box.get_by_label("Play", exact=True).or_(box.get_by_text(path.name)).filter(visible=True).first.wait_for(
+        timeout=TIMEOUT_MS
+    )
     page.locator("#timeline-btn").click()
 
 
