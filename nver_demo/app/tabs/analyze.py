@@ -118,7 +118,7 @@ class Analyze:
         return report.md_text(choices.describe(model, self.ctx.infos)), gr.update(choices=keys, value="fused")
 
 
-def _inputs(ctx: Context):
+def _inputs(ctx: Context):  # pragma: no mutate block
     """The left column: the clip, the example clips, the buttons."""
     examples = clips.examples(ctx.examples) if ctx.examples else []
     clip = gr.Audio(
@@ -143,7 +143,7 @@ def _inputs(ctx: Context):
     return clip, pick, examples, run, api_run
 
 
-def _result() -> dict[str, gr.components.Component]:
+def _result() -> dict[str, gr.components.Component]:  # pragma: no mutate block
     """The right column's result: status panel, top emotions, family, glossary, summary, files."""
     with gr.Column(elem_id="result"):
         out = {"status": status_panel("analyze-status")}
@@ -162,7 +162,7 @@ def _result() -> dict[str, gr.components.Component]:
     return out
 
 
-def _voice(out: dict) -> None:
+def _voice(out: dict) -> None:  # pragma: no mutate block
     """'Tune to my voice': the switch, what is kept (embeddings, this session only) and how to forget."""
     with gr.Row(elem_id="voice-row"):
         out["tune"] = gr.Checkbox(False, label="Tune to my voice", elem_id="tune",
@@ -173,7 +173,7 @@ def _voice(out: dict) -> None:
     out["voice"] = gr.State([], time_to_live=3600)
 
 
-def _plots(ctx: Context, out: dict) -> tuple[gr.Radio, gr.Radio]:
+def _plots(ctx: Context, out: dict) -> tuple[gr.Radio, gr.Radio]:  # pragma: no mutate block
     """The bars and the embedding map with its method and view radios (fills ``out``)."""
     info = ctx.info(ctx.default)
     with gr.Row(equal_height=False):
@@ -204,7 +204,7 @@ def lenient(radio: gr.Radio) -> gr.Radio:
     return radio
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> None:  # pragma: no mutate block
     """Lay out the tab and wire its events; publishes its clip as ``ctx.components["clip"]``."""
     h = Analyze(ctx)
     with gr.Row(equal_height=False):

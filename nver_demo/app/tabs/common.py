@@ -129,12 +129,12 @@ def status(message: str = "", kind: str = "error") -> dict:
     )
 
 
-def status_panel(elem_id: str) -> gr.Markdown:
+def status_panel(elem_id: str) -> gr.Markdown:  # pragma: no mutate block
     """A tab's status panel: hidden until :func:`status` fills it."""
     return gr.Markdown(visible=False, elem_id=elem_id, elem_classes="status-panel")
 
 
-def model_dropdown(ctx: Context, **kwargs: Any) -> gr.Dropdown:
+def model_dropdown(ctx: Context, **kwargs: Any) -> gr.Dropdown:  # pragma: no mutate block
     """A model picker over the shared choices, on the default model. ``allow_custom_value``: a
     name it does not list (a registry combination, ``hub:``) gets the catalogue's sentence."""
     return gr.Dropdown(ctx.choices, value=ctx.default, allow_custom_value=True, **kwargs)

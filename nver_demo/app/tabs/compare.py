@@ -64,7 +64,7 @@ class Compare:
         return status("The selection changed since this result: press **Compare** to update it.", "stale")
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> None:  # pragma: no mutate block
     """Lay out the tab and wire its events; its clip follows ``ctx.components["clip"]`` (Analyze's)."""
     h = Compare(ctx)
     gr.Markdown(

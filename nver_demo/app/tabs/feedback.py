@@ -38,7 +38,9 @@ class FeedbackBox:
         return gr.update(choices=labels, value=None)
 
 
-def build(clip: gr.Audio, state: gr.State, store: FeedbackStore | None = None) -> FeedbackBox | None:
+def build(
+    clip: gr.Audio, state: gr.State, store: FeedbackStore | None = None
+) -> FeedbackBox | None:  # pragma: no mutate block
     """The box, under the result; nothing at all when feedback is off."""
     store = store or FeedbackStore.from_env()
     if not store.enabled:

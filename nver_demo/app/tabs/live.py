@@ -97,7 +97,7 @@ def family_line(pred: Prediction) -> str:
     )
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> None:  # pragma: no mutate block
     """Lay out the tab and wire its events."""
     h = LiveTab(ctx)
     gr.Markdown(INTRO, elem_classes="small-note")

@@ -11,7 +11,7 @@ from .. import model_tables, report
 from .common import Context
 
 
-def _registries() -> None:
+def _registries() -> None:  # pragma: no mutate block
     gr.Markdown(
         "### Backbones\nFrozen audio encoders: each turns a clip into one vector, its embedding. "
         + model_tables.families_line()
@@ -39,7 +39,7 @@ def _registries() -> None:
     )
 
 
-def _trained(ctx: Context) -> None:
+def _trained(ctx: Context) -> None:  # pragma: no mutate block
     gr.Markdown(
         "### Trained models here\nCross-validated on EmoGator with whole speakers held out: how often a "
         "model is right on voices it never heard. Chance is 3.3 % (30 classes)."
@@ -61,7 +61,7 @@ def _trained(ctx: Context) -> None:
         pick.change(lambda n: report.confusion_figure(n, ctx.infos), pick, cm, api_visibility="private")
 
 
-def _papers() -> None:
+def _papers() -> None:  # pragma: no mutate block
     gr.Markdown(
         f"### The seed paper's numbers\nAs **reported by the paper, not measured here**: {paper.SOURCE}."
     )
@@ -73,7 +73,7 @@ def _papers() -> None:
     gr.Dataframe(paper.table_rows("MATA"), label="MATA (second paper)", **tall)
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> None:  # pragma: no mutate block
     """Lay out the tab (its one event redraws the confusion matrix picked): three sub-tabs, so the
     page is as tall as one of them, and every table shows all its rows (no scroll box inside the
     page that a full-page view would cut)."""

@@ -50,7 +50,7 @@ class Pickers:
         return head, ([*names, *(b for b in bbs if b not in names)][:2] if bbs else [None, None])
 
 
-def model_picker(ctx: Context) -> tuple[gr.Dropdown, gr.Markdown]:
+def model_picker(ctx: Context) -> tuple[gr.Dropdown, gr.Markdown]:  # pragma: no mutate block
     """The Analyze tab's model dropdown and the note under it."""
     model = model_dropdown(
         ctx, label="2 · Model (the default is a good start)", elem_id="model", info=model_info(ctx)
@@ -59,7 +59,7 @@ def model_picker(ctx: Context) -> tuple[gr.Dropdown, gr.Markdown]:
     return model, gr.Markdown(report.md_text(described), elem_classes="small-note")
 
 
-def combination_picker(ctx: Context, model: gr.Dropdown) -> None:
+def combination_picker(ctx: Context, model: gr.Dropdown) -> None:  # pragma: no mutate block
     """Any head with any backbones; "Use this combination" puts its name in ``model``."""
     p = Pickers(ctx)
     with gr.Accordion("Another head or backbone pair…", open=False, elem_id="pair-picker"):

@@ -99,7 +99,7 @@ class TimelineTab:
         return evt.index[0] if evt and evt.index is not None else gr.skip()
 
 
-def build(ctx: Context) -> None:
+def build(ctx: Context) -> None:  # pragma: no mutate block
     """Lay out the tab and wire its events."""
     h = TimelineTab(ctx)
     gr.Markdown(INTRO, elem_classes="small-note")
