@@ -20,6 +20,7 @@ def test_list_prints_every_backbone_head_and_checkpoint(monkeypatch, tmp_path, c
     monkeypatch.setenv("NVER_CHECKPOINT_DIRS", str(extra))
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("Backbones:\n") and "\n\nHeads:\n" in out
     for name in backbones.available():
         s = backbones.spec(name)
         where = f"needs weights (Hub or ${s.env_var})" if s.needs_hub else "offline"

@@ -165,8 +165,20 @@ def test_live_start_stream_and_finish(ctx):
     assert set(probs) == set(qc.LABELS) and line == f"**{session.last.label}**"  # no EmoGator family
     assert meter.startswith("live · ") and "<" in strip
     status, final, fam, summary = tab.finish(session)
-    assert status == common.status() and final is not None and summary != common.EMPTY_SUMMARY
+    assert status == common.status() and set(final) == set(qc.LABELS)  # the whole recording's bars
+    assert abs(sum(final.values()) - 1) < 1e-4 and isinstance(fam, str)
+    assert "live-recording-" in summary and "of 3.0 s." in summary  # the whole recording, 3 s
     assert list(tab.folder.iterdir()) == []  # the recording's file is gone with the request
+
+
+def test_live_finish_of_a_recording_too_short_to_analyse_says_so(ctx):
+    tab = live_tab.LiveTab(ctx)
+    session = live.Session()
+    tab.stream((qc.SR, np.zeros(qc.SR // 20, np.int16)), session)  # 50 ms of silence
+    status, final, fam, summary = tab.finish(session)
+    assert status["visible"] and status["elem_classes"] == ["status-panel"] and status["value"]
+    assert (final, fam, summary) == (None, "", common.EMPTY_SUMMARY)
+    assert list(tab.folder.iterdir()) == []
 
 
 def test_live_stream_survives_a_lost_session_and_reports_a_bad_chunk(ctx, monkeypatch):
