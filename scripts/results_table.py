@@ -2,6 +2,7 @@
 
     python scripts/results_table.py            # checkpoints/ (or $NVER_CHECKPOINTS)
     python scripts/results_table.py --readme   # also write it into README.md between its markers
+    python scripts/results_table.py --trust    # the novelty thresholds, into docs/trust.md
 
 The numbers come from each checkpoint's config.json (written by `python -m nver_demo train`),
 so the README table is regenerated, never typed.
@@ -20,6 +21,8 @@ from nver_demo import checkpoint, heads
 
 BEGIN = "<!-- results-table: python scripts/results_table.py --readme -->"
 END = "<!-- /results-table -->"
+TRUST_BEGIN = "<!-- novelty-table: python scripts/results_table.py --trust -->"
+TRUST_END = "<!-- /novelty-table -->"
 
 
 def table() -> str:
@@ -97,6 +100,28 @@ def _ece(meta: dict) -> str:
     return f"{cal['ece_before']:.3f} → {cal['ece_after']:.3f}" if cal else "–"
 
 
+def novelty_table() -> str:
+    """Every shipped checkpoint's novelty threshold and what fitting it measured out of fold."""
+    out = [
+        "| checkpoint | threshold | fitted on | flagged (unseen speakers) | accuracy % all / unflagged / flagged |",
+        "|---|---|---|---|---|",
+    ]
+    for name in checkpoint.available():
+        nov = checkpoint.read_meta(name).get("novelty")
+        if not nov:
+            out.append(f"| `{name}` | – | not fitted | – | – |")
+            continue
+        oof = nov["out_of_fold"]
+        acc = "–"
+        if oof.get("accuracy_all") is not None:
+            acc = f"{oof['accuracy_all']:.1f} / {oof['accuracy_unflagged']:.1f} / {oof['accuracy_flagged']:.1f}"
+        out.append(
+            f"| `{name}` | {nov['threshold']:.2f} | {nov['n_clips']:,} clips, {nov['n_speakers']} speakers "
+            f"({nov['folds']} folds) | {100 * oof['flagged_share']:.1f} % | {acc} |"
+        )
+    return "\n".join(out)
+
+
 def write_between_markers(path: Path, begin: str, end: str, text: str) -> None:
     """Replace what stands between two marker lines of a Markdown file (README.md here,
     docs/fusion.md for fusion_table.py); a file without the markers raises, naming them."""
@@ -111,8 +136,13 @@ def write_between_markers(path: Path, begin: str, end: str, text: str) -> None:
 def main() -> None:
     text = table()
     print(text)
+    root = Path(__file__).resolve().parent.parent
     if "--readme" in sys.argv:
-        write_between_markers(Path(__file__).resolve().parent.parent / "README.md", BEGIN, END, text)
+        write_between_markers(root / "README.md", BEGIN, END, text)
+    if "--trust" in sys.argv:
+        nov = novelty_table()
+        print("\n" + nov)
+        write_between_markers(root / "docs" / "trust.md", TRUST_BEGIN, TRUST_END, nov)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ run() {  # run NAME ARGS...: cross-validate and train one head on cached embeddi
     want "$name" || return 0
     echo "== $name"
     python -m nver_demo -v train "$@" --work "$WORK/$name" --out "$OUT/$name"
+    # its novelty threshold, out of fold on every folder's speakers (docs/trust.md)
+    python -m nver_demo.training.novelty_fit --model "$OUT/$name"
 }
 
 # 1. The default, lda-whisper-base-ft (docs/accuracy.md). The frozen whisper-base embeddings (the

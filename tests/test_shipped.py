@@ -153,3 +153,18 @@ def test_readme_results_table_matches_the_shipped_checkpoints():
     spec.loader.exec_module(mod)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert mod.table() in readme, "run: python scripts/results_table.py --readme"
+
+
+def test_every_shipped_checkpoint_has_a_novelty_threshold_and_the_trust_table_shows_it():
+    """docs/trust.md's table is printed from the checkpoints' config.json["novelty"]."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name in checkpoint.available():
+        nov = checkpoint.read_meta(name).get("novelty")
+        assert nov and nov["threshold"] > 0 and nov["quantile"] == 0.95 and nov["n_speakers"] >= 90, name
+        assert (ROOT / "checkpoints" / name / "novelty.safetensors").is_file(), name
+    trust = (ROOT / "docs" / "trust.md").read_text(encoding="utf-8")
+    assert mod.novelty_table() in trust, "run: python scripts/results_table.py --trust"
