@@ -76,9 +76,13 @@ def test_extract_caches_every_decodable_clip_with_the_backbones_embedding(datase
     lines = out.splitlines()
     for name in ("logmel-stats", "egemaps"):  # one summary line per backbone, in the order asked
         [line] = [i for i, s in enumerate(lines) if s.startswith(f"{name}: ")]
-        assert re.match(rf"{name}: 32 clips, 1 undecodable, 1 near-silent -> {re.escape(str(store))}/", lines[line])
+        assert re.match(
+            rf"{name}: 32 clips, 1 undecodable, 1 near-silent -> {re.escape(str(store))}/", lines[line]
+        )
     assert [s for s in lines if "undecodable:" in s] == [
-        f"  undecodable: {dataset.parent / 'notes.wav'}: {s.split(': ', 2)[2]}" for s in lines if "undecodable:" in s
+        f"  undecodable: {dataset.parent / 'notes.wav'}: {s.split(': ', 2)[2]}"
+        for s in lines
+        if "undecodable:" in s
     ] and sum("undecodable: " in s and "notes.wav" in s for s in lines) == 2
     # What is cached under the file's content hash is the backbone's embedding of that file.
     tag = next(s for s in lines if s.startswith("logmel-stats: ")).rsplit("/", 1)[1]
@@ -185,6 +189,21 @@ def test_timeline_lists_every_burst_at_its_time(model, recording, capsys):
     assert lines[4].startswith("families: ") and len(lines) == 5
 
 
+def test_timeline_text_rows_say_what_the_json_says(model, recording, capsys):
+    """Each printed row: times, label, family, the top three at whole percents; then the families."""
+    path, _ = recording
+    rc, text, _ = _run(["timeline", "--quiet", "--no-gate", "--model", model, path], capsys)
+    rc_json, out, _ = _run(["timeline", "--quiet", "--no-gate", "--json", "--model", model, path], capsys)
+    assert rc == rc_json == 0
+    d = json.loads(out)
+    lines = text.splitlines()
+    for line, b in zip(lines[1:-1], d["bursts"], strict=True):
+        top = ", ".join(f"{lab} {p * 100:.0f}%" for lab, p in b["top3"])
+        assert line == f"  {b['start']:7.2f}-{b['end']:7.2f} s  {b['label']:<20} {'':<20} {top}"
+        assert len(b["top3"]) == 3 and "[speech" not in line  # the gate was off: no speech tag
+    assert lines[-1] == "families: none"  # these labels belong to no EmoGator family
+
+
 def test_timeline_json_and_csv_hold_the_same_bursts(model, recording, tmp_path, capsys):
     path, spans = recording
     table = tmp_path / "party.csv"
@@ -220,7 +239,9 @@ def test_a_malformed_argument_exits_2_before_anything_runs(capsys):
 )
 def test_a_bad_training_argument_is_an_error_not_an_input_failure(dataset, tmp_path, capsys, extra, says):
     """Exit status 2 with "error: <why>" (cli.py's contract): 1 means some input file failed."""
-    rc, out, err = _run(["evaluate", "--dataset", "csv", "--data", dataset, "--cache", tmp_path, *extra], capsys)
+    rc, out, err = _run(
+        ["evaluate", "--dataset", "csv", "--data", dataset, "--cache", tmp_path, *extra], capsys
+    )
     last = err.strip().splitlines()[-1]  # after extraction's progress bar, for --set
     assert rc == cli.EXIT_ERROR and last.startswith("error: ") and says in last and out == ""
     if "--set" not in extra:

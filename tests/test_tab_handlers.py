@@ -242,3 +242,62 @@ def test_a_timeline_row_click_selects_that_burst():
 
     assert timeline_tab.TimelineTab.row_selected(Evt()) == 3
     assert timeline_tab.TimelineTab.row_selected(None) == SKIP
+
+
+# --- Timeline ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def party(tmp_path) -> str:
+    """9 s: three bursts of different pitch between pauses."""
+    x = np.zeros(9 * qc.SR, np.float32)
+    for k, (lab, at) in enumerate((("low", 1.0), ("high", 4.0), ("highest", 7.0))):
+        b = qc.clip(lab, k, seconds=0.8)
+        x[int(at * qc.SR) : int(at * qc.SR) + len(b)] += b
+    path = tmp_path / "party.wav"
+    sf.write(path, x, qc.SR)
+    return str(path)
+
+
+def _no_progress(*args, **kwargs):
+    return None
+
+
+def test_timeline_page_shows_the_first_burst_and_offers_every_one(ctx, party):
+    from nver_demo.app import timeline_view
+
+    tab = timeline_tab.TimelineTab(ctx)
+    out = dict(zip(timeline_tab.PAGE_OUTPUTS, tab.page(party, "lda-plain", False, _no_progress), strict=True))
+    tl = out["state"]["timeline"]
+    assert out["status"] == common.status() and out["state"]["path"] == party and len(tl.rows) == 3
+    picks = timeline_view.choices(tl)
+    assert out["pick"] == gr.update(choices=picks, value=picks[0][1]) and picks[0][1] == 0
+    assert out["plot"].to_json() == timeline_view.figure(tl, selected=0).to_json()  # burst 0 outlined
+    assert out["files"]["visible"] is True and all(Path(f).is_file() for f in out["files"]["value"])
+    sr, wave = out["player"]
+    assert sr > 0 and abs(len(wave) / sr - (tl.rows[0].end - tl.rows[0].start)) < 0.6  # burst 0, with context
+    assert out["burst_md"] == timeline_view.burst_markdown(tl, 0)
+    assert out["details"] == tl.to_dict() and out["summary"] == timeline_view.markdown(tl)
+
+
+def test_timeline_show_picks_a_burst_in_range_only(ctx, party):
+    from nver_demo.app import timeline_view
+
+    tab = timeline_tab.TimelineTab(ctx)
+    state = tab.page(party, "lda-plain", False, _no_progress)[6]
+    n = len(state["timeline"].rows)
+    skip4 = (SKIP, SKIP, SKIP, SKIP)
+    assert tab.show(state, n) == skip4 and tab.show(state, -1) == skip4
+    assert tab.show(None, 0) == skip4 and tab.show(state, None) == skip4
+    (sr, wave), bars, md, fig = tab.show(state, n - 1)
+    assert sr > 0 and len(wave) > 0 and bars is not None
+    assert md == timeline_view.burst_markdown(state["timeline"], n - 1)
+    assert fig.to_json() == timeline_view.figure(state["timeline"], selected=n - 1).to_json()
+
+
+def test_timeline_page_with_a_bad_file_clears_everything(ctx, text_file):
+    out = dict(zip(timeline_tab.PAGE_OUTPUTS, timeline_tab.TimelineTab(ctx).page(text_file, "lda-plain", False,
+                                                                             _no_progress), strict=True))  # fmt: skip
+    assert out["status"]["visible"] and "notes.wav" in out["status"]["value"]
+    assert out["state"] is None and out["pick"] == gr.update(choices=[], value=None)
+    assert _hidden(out["files"]) and out["table"] is None and out["player"] is None and out["burst_md"] == ""
