@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: mutmut 3.8's exit codes (mutmut/stats.py): 1 and 3 kill, 0 survives, SIGXCPU is a timeout.
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}  # fmt: skip
-COLUMNS = ("killed", "timeout", "survived", "no tests", "not checked")
+#: "suspicious": an exit status mutmut has no name for (the mutant made pytest itself exit oddly).
+COLUMNS = ("killed", "timeout", "suspicious", "survived", "no tests", "not checked")
 
 
 def read(root: Path = ROOT / "mutants") -> dict[str, str]:
@@ -62,7 +63,7 @@ def main() -> None:
 
 
 def _row(label: str, c: Counter) -> str:
-    checked = sum(c[k] for k in ("killed", "timeout", "survived", "no tests"))
+    checked = sum(c[k] for k in ("killed", "timeout", "suspicious", "survived", "no tests"))
     share = f"{100 * (c['killed'] + c['timeout']) / checked:.1f} %" if checked else "–"
     return f"| {label} | " + " | ".join(str(c[k]) for k in COLUMNS) + f" | {share} |"
 

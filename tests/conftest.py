@@ -78,6 +78,8 @@ def pytest_collection_modifyitems(config, items):
         test_id = item.nodeid.split("[", 1)[0]
         if SLOW_FIXTURES & set(item.fixturenames) or name in SLOW_FILES or test_id in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+        if "app_url" in item.fixturenames:
+            item.add_marker(pytest.mark.server)
 
 
 #: The seed every test starts from (torch, numpy's global generator, ``random``).
