@@ -28,11 +28,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tqdm import tqdm
 
 from nver_demo.training.datasets import EMOGATOR_DIR
 
 # Tiny models run 10-20x slower on 2 threads when the other core is busy (platform.md).
 torch.set_num_threads(1)
+# No tqdm monitor thread: a thread holding tqdm's lock when a process forks (mutmut runs each
+# mutant in a fork) leaves the child's first progress bar waiting on that lock for ever.
+tqdm.monitor_interval = 0
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
