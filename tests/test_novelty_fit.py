@@ -36,12 +36,14 @@ def test_record_describes_the_fit(fitted):
     assert (ck / novelty.FILE).is_file()
 
 
-def test_rerun_resumes_from_the_fold_cache(fitted, tiny_dataset):
+def test_rerun_resumes_from_the_fold_cache(fitted, tiny_dataset, tmp_path):
     ck, rec, root = fitted
     done = sorted((root / "work" / "ck").glob("fold*.npz"))
     assert len(done) == 3
     mtimes = [p.stat().st_mtime_ns for p in done]
-    again = novelty_fit.fit_checkpoint(ck, share=0.1, folds=3, work=root / "work",
+    copy = tmp_path / "ck"  # the same name (the fold cache's key), not the module's checkpoint:
+    shutil.copytree(ck, copy)  # rewriting that one would change what the other tests read
+    again = novelty_fit.fit_checkpoint(copy, share=0.1, folds=3, work=root / "work",
                                        dataset=datasets.read_csv(tiny_dataset),
                                        emb_cache=cache.EmbeddingCache(root / "cache"))  # fmt: skip
     assert again["threshold"] == rec["threshold"]
