@@ -83,14 +83,27 @@ def test_a_backbone_this_app_lacks_names_it(tmp_path, clip_path, monkeypatch):
         service.analyze(str(clip_path), "lda-alien", infos)
 
 
-def test_warm_up_builds_the_backbones_and_runs_the_model(tmp_path, monkeypatch):
-    """After a warm-up, the first visitor's request loads nothing: head and backbone are cached."""
+def test_warm_up_builds_the_backbones_and_runs_the_model(tmp_path, monkeypatch, caplog):
+    """After a warm-up, the first visitor's request loads nothing: head and backbone are cached,
+    the model ran once (a failure inside would only be logged: none is) and it says how long it took."""
+    import time
+
     from nver_demo import predict
 
     infos = _models(tmp_path / "ck", **{"lda-quick": {}})
-    _no_gate(monkeypatch)  # the gate's failure is logged; the model part is what this checks
+    monkeypatch.setattr(speech_gate, "get_gate", lambda: None)  # the gate's model is its own test
+    ran = []
+    real_remap = service.remap
+    monkeypatch.setattr(service, "remap", lambda *a: ran.append(a) or real_remap(*a))
     predict._cached_backbone.cache_clear()
-    service.warm_up("lda-quick", infos)
+    t0 = time.perf_counter()
+    with caplog.at_level(logging.INFO, logger=service.log.name):
+        seconds = service.warm_up("lda-quick", infos)
+    assert 0 < seconds <= time.perf_counter() - t0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert any(r.getMessage().startswith("warm-up of lda-quick done in") for r in caplog.records)
+    [(p, pred, method, view)] = ran  # the map of the model's own prediction of the warm-up sound
+    assert p.name == "lda-quick" and pred.label in qc.LABELS and (method, view) == ("pca", "fused")
     assert service.get_predictor.cache_info().currsize == 1
     assert predict._cached_backbone.cache_info().currsize == 1
     _, loads = service.load_models(["lda-quick"], infos)
