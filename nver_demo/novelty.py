@@ -137,8 +137,13 @@ def load(directory: str | Path, info: dict | None = None) -> NoveltyModel | None
     thr = info.get("threshold")
     if not isinstance(thr, (int, float)) or isinstance(thr, bool) or not np.isfinite(thr):
         raise ValueError(f"{directory}: novelty threshold must be a finite number, got {str(thr)[:40]}")
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    t = load_file(str(path))
-    return NoveltyModel(t["mean"].astype(np.float64), t["std"].astype(np.float64),
-                        t["proj"].astype(np.float64), t["centres"].astype(np.float64), float(thr), dict(info))  # fmt: skip
+    try:
+        t = load_file(str(path))
+        parts = [t[k] for k in ("mean", "std", "proj", "centres")]
+    except (SafetensorError, KeyError) as e:  # not a safetensors file, or not a novelty model's
+        raise ValueError(f"{path.name} is not a readable novelty model ({type(e).__name__}: {e})") from e
+    mean, std, proj, centres = (a.astype(np.float64) for a in parts)
+    return NoveltyModel(mean, std, proj, centres, float(thr), dict(info))

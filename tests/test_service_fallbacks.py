@@ -121,3 +121,22 @@ def test_weights_that_do_not_fit_the_config_name_the_model(tmp_path, clip_path, 
         catalog.ModelUnavailable, match=r"^Could not load model 'lda-quick': model.safetensors does not fit"
     ):
         service.analyze(str(clip_path), "lda-quick", infos)
+
+
+def test_an_unreadable_novelty_model_names_the_model(tmp_path, clip_path, monkeypatch):
+    """Every shipped checkpoint carries novelty.safetensors: a broken one is a message, not a crash."""
+    import json
+
+    from nver_demo import novelty
+
+    infos = _models(tmp_path / "ck", **{"lda-quick": {}})
+    ck = tmp_path / "ck" / "lda-quick"
+    meta = json.loads((ck / "config.json").read_text())
+    meta["novelty"] = {"score": novelty.SCORE, "threshold": 7.0}
+    (ck / "config.json").write_text(json.dumps(meta))
+    (ck / novelty.FILE).write_bytes(b"not a safetensors file")
+    _no_gate(monkeypatch)
+    with pytest.raises(
+        catalog.ModelUnavailable, match=r"^Could not load model 'lda-quick': .*not a readable novelty model"
+    ):
+        service.analyze(str(clip_path), "lda-quick", infos)

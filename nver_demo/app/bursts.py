@@ -178,10 +178,9 @@ class BurstDetector:
         self.held_from = t if self.held_from is None else self.held_from
         if (t - self.held_from) * FRAME / SAMPLE_RATE > c.hold_s:
             return False
-        recent = np.asarray(list(self.history)[-HOLD_FRAMES:])  # one frame wanders by dBs in pink noise
-        return (
-            float(10 * np.log10(np.mean(np.power(10.0, recent / 10)))) >= np.median(self.levels) - c.hold_db
-        )
+        # the last 0.3 s, not one frame (its level wanders by dBs in pink noise); a deque's ends index in O(1)
+        recent = [self.history[-k] for k in range(1, min(HOLD_FRAMES, len(self.history)) + 1)]
+        return power_mean_db(recent) >= np.median(self.levels) - c.hold_db
 
     def _close(self, last: int, cut: bool = False) -> list[Burst]:
         """End the current burst at frame ``last`` (inclusive); emit it unless it is a blip."""
@@ -192,8 +191,8 @@ class BurstDetector:
             lo, hi = max(self.buf_start, first - ctx), min(self.pos, last + 1 + ctx)
             wave = np.concatenate(self.frames[lo - self.buf_start : hi - self.buf_start])
             start, end = max(0, first - pad), min(self.pos, last + 1 + pad)
-            level = 10 * np.log10(np.mean(np.power(10.0, np.asarray(self.levels) / 10)))
-            out.append(Burst(start * FRAME / SAMPLE_RATE, end * FRAME / SAMPLE_RATE, wave, float(level),
+            level = power_mean_db(self.levels)
+            out.append(Burst(start * FRAME / SAMPLE_RATE, end * FRAME / SAMPLE_RATE, wave, level,
                              lo * FRAME / SAMPLE_RATE))  # fmt: skip
         # A cut burst goes on from the next frame (against the floor as it is now); otherwise idle.
         self.active, self.levels, self.start_floor = (self.pos if cut else None), [], np.inf
@@ -209,6 +208,11 @@ class BurstDetector:
         if self.active is None:
             return []
         return self._close(self.last_loud)
+
+
+def power_mean_db(levels_db) -> float:
+    """The level (dB) of frames of these levels together: the mean of their powers."""
+    return float(10 * np.log10(np.mean(np.power(10.0, np.asarray(levels_db) / 10))))
 
 
 def detect(wave: np.ndarray, sr: int, config: DetectorConfig = DetectorConfig()) -> list[Burst]:
