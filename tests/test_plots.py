@@ -71,3 +71,6 @@ def test_confusion_heatmap_is_row_normalised():
 
 def test_message_figure():
     assert plots.message("nothing here").layout.annotations[0].text == "nothing here"
+    # plotly never wraps an annotation: a long one is broken into lines that fit a phone
+    long = plots.message("Upload or record a recording, then press Find bursts.").layout.annotations[0].text
+    assert long == "Upload or record a recording, then<br>press Find bursts."

@@ -12,6 +12,7 @@ the toolbar keeps the PNG download (and zoom buttons on the map).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -58,9 +59,10 @@ def wrap_title(text: str, width: int = 48) -> str:
 
 
 def message(text: str, height: int = 200) -> go.Figure:
-    """An empty figure that says why there is nothing to show."""
+    """An empty figure that says why there is nothing to show. Plotly does not wrap an
+    annotation: lines of at most 36 characters keep it inside a phone's 390 px."""
     fig = go.Figure()
-    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+    fig.add_annotation(text="<br>".join(textwrap.wrap(text, 36)) or text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
                        font={"size": 14, "color": NOTE_COLOUR})  # fmt: skip
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
